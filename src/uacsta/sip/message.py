@@ -1,0 +1,286 @@
+"""SIP requests and responses: parse from bytes, check the core headers, serialize.
+
+Sans-IO: bytes in, typed messages out; nothing here reads a socket or the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .address import NameAddr, Via, parse_name_addr, parse_name_addr_list, parse_via_list
+from .errors import SipParseError
+from .grammar import is_token
+from .headers import SINGLE_HEADERS, Headers
+
+SIP_VERSION = "SIP/2.0"
+_VERSION_RE = re.compile(r"^SIP/\d+\.\d+$", re.I)
+_STATUS_RE = re.compile(r"^(SIP/\d+\.\d+) ([1-6]\d\d) (.*)$", re.S)
+_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+_MAX_CSEQ = 2**31
+REASON_PHRASES = {
+    100: "Trying",
+    180: "Ringing",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    423: "Interval Too Brief",
+    481: "Call/Transaction Does Not Exist",
+    483: "Too Many Hops",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class CSeq:
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+
+def parse_cseq(value: str) -> CSeq:
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]):
+        raise SipParseError("bad CSeq")
+    number = int(parts[0])
+    if number >= _MAX_CSEQ:
+        raise SipParseError("CSeq number out of range")
+    return CSeq(number, parts[1])
+
+
+@dataclass(slots=True)
+class _Message:
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    # Typed views of the core headers.  Each parses on access; received messages
+    # have already passed check_core_headers, so they cannot fail there.
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> CSeq:
+        return parse_cseq(self.headers.get("CSeq") or "")
+
+    @property
+    def vias(self) -> list[Via]:
+        out: list[Via] = []
+        for value in self.headers.get_all("Via"):
+            out.extend(parse_via_list(value))
+        return out
+
+    @property
+    def from_(self) -> NameAddr:
+        return parse_name_addr(self.headers.get("From") or "", "From")
+
+    @property
+    def to(self) -> NameAddr:
+        return parse_name_addr(self.headers.get("To") or "", "To")
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        out: list[NameAddr] = []
+        for value in self.headers.get_all("Contact"):
+            if value.strip() == "*":
+                continue
+            out.extend(parse_name_addr_list(value, "Contact"))
+        return out
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.headers.get("Content-Type")
+        return value.split(";")[0].strip().lower() if value else None
+
+    def _head_lines(self) -> list[str]:
+        lines = [f"{name}: {value}" for name, value in self.headers if name != "Content-Length"]
+        lines.append(f"Content-Length: {len(self.body)}")
+        return lines
+
+
+@dataclass(slots=True)
+class Request(_Message):
+    method: str = "OPTIONS"
+    uri: str = ""
+    version: str = SIP_VERSION
+
+    def to_bytes(self) -> bytes:
+        head = [f"{self.method} {self.uri} {self.version}", *self._head_lines()]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
+
+
+@dataclass(slots=True)
+class Response(_Message):
+    status: int = 200
+    reason: str = "OK"
+    version: str = SIP_VERSION
+
+    def to_bytes(self) -> bytes:
+        head = [f"{self.version} {self.status} {self.reason}", *self._head_lines()]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
+
+
+Message = Request | Response
+
+
+def _unfold(head: str) -> list[str]:
+    """Header lines with continuation lines joined (LWS folding, RFC 3261 7.3.1)."""
+    lines: list[str] = []
+    for line in head.split("\r\n"):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] = lines[-1].rstrip(" \t") + " " + line.lstrip(" \t")
+        else:
+            lines.append(line)
+    return lines
+
+
+def parse_head(head: bytes) -> tuple[Request | Response, Headers]:
+    """Parse the start line and header fields (everything before the empty line)."""
+    text = head.decode("utf-8", "surrogateescape")
+    if "\n" in text.replace("\r\n", ""):
+        raise SipParseError("bare LF in message head")
+    lines = _unfold(text)
+    start = lines[0]
+    headers = Headers()
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not _HEADER_NAME_RE.match(name):
+            raise SipParseError(f"malformed header line {line[:40]!r}")
+        headers.add(name, value.strip(" \t"))
+    return _parse_start_line(start), headers
+
+
+def _parse_start_line(line: str) -> Request | Response:
+    if line.startswith("SIP/"):
+        m = _STATUS_RE.match(line)
+        if not m:
+            raise SipParseError("malformed status line")
+        version, code, reason = m.groups()
+        if version.upper() != SIP_VERSION:
+            raise SipParseError("unsupported SIP version", 505)
+        return Response(status=int(code), reason=reason)
+    parts = line.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise SipParseError("malformed request line")
+    method, uri, version = parts
+    if not is_token(method):
+        raise SipParseError("bad method")
+    if "<" in uri or ">" in uri or ":" not in uri:
+        raise SipParseError("bad Request-URI")
+    if not _VERSION_RE.match(version):
+        raise SipParseError("malformed request line")
+    if version.upper() != SIP_VERSION:
+        raise SipParseError("unsupported SIP version", 505)
+    return Request(method=method, uri=uri)
+
+
+def check_core_headers(msg: Request | Response) -> None:
+    """The checks every received message must pass (RFC 3261 8.1.1, 8.2, 18.3)."""
+    h = msg.headers
+    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+        if name not in h:
+            raise SipParseError(f"missing {name} header")
+    for name in SINGLE_HEADERS:
+        if h.count(name) > 1:
+            raise SipParseError(f"more than one {name} header")
+    if not msg.vias:
+        raise SipParseError("empty Via header")
+    msg.from_  # noqa: B018 - parsing is the check
+    msg.to  # noqa: B018
+    if isinstance(msg, Request) and "Contact" in h:
+        contact = h.get_all("Contact")
+        if not (len(contact) == 1 and contact[0].strip() == "*"):
+            msg.contacts  # noqa: B018
+    call_id = msg.call_id
+    if not call_id or any(c in call_id for c in " \t"):
+        raise SipParseError("bad Call-ID")
+    cseq = msg.cseq
+    if isinstance(msg, Request):
+        if cseq.method != msg.method:
+            raise SipParseError("CSeq method does not match the request method")
+        mf = h.get("Max-Forwards")
+        if mf is not None and not (mf.isdigit() and int(mf) <= 255):
+            raise SipParseError("bad Max-Forwards")
+        expires = h.get("Expires")
+        if expires is not None and not (expires.isdigit() and int(expires) < 2**32):
+            raise SipParseError("bad Expires")
+
+
+def parse_content_length(headers: Headers) -> int | None:
+    values = {v.strip() for v in headers.get_list("Content-Length")}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise SipParseError("conflicting Content-Length values")
+    (value,) = values
+    if not value.isdigit() or len(value) > 10:
+        raise SipParseError("bad Content-Length")
+    return int(value)
+
+
+def parse_message(data: bytes) -> Request | Response:
+    """Parse one whole message (as from a stream framer) and check its core headers."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise SipParseError("message head not terminated")
+    msg, headers = parse_head(data[:end])
+    msg.headers = headers
+    body = data[end + 4 :]
+    length = parse_content_length(headers)
+    if length is not None:
+        if length > len(body):
+            raise SipParseError("body shorter than Content-Length")
+        body = body[:length]
+    msg.body = body
+    check_core_headers(msg)
+    return msg
+
+
+def build_response(
+    request: Request,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    extra: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+) -> Response:
+    """A response to ``request`` with Via, From, To, Call-ID and CSeq copied (RFC 3261 8.2.6)."""
+    headers = Headers()
+    for value in request.headers.get_all("Via"):
+        headers.add("Via", value)
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        copied = request.headers.get(name)
+        if copied is not None:
+            if name == "To" and to_tag and status > 100 and request.to.tag is None:
+                copied = f"{copied};tag={to_tag}"
+            headers.add(name, copied)
+    for name, value in extra or ():
+        headers.add(name, value)
+    return Response(
+        headers=headers,
+        body=body,
+        status=status,
+        reason=reason or REASON_PHRASES.get(status, "Unknown"),
+    )
