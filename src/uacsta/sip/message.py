@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from .address import NameAddr, Via, parse_name_addr, parse_name_addr_list, parse_via_list
 from .errors import SipParseError
 from .grammar import is_token
-from .headers import SINGLE_HEADERS, Headers
+from .headers import SINGLE_HEADERS, Headers, canonical_name
+from .uri import SipUri, parse_uri
 
 SIP_VERSION = "SIP/2.0"
 _VERSION_RE = re.compile(r"^SIP/\d+\.\d+$", re.I)
@@ -203,7 +204,7 @@ def check_core_headers(msg: Request | Response) -> None:
             raise SipParseError(f"missing {name} header")
     for name in SINGLE_HEADERS:
         if h.count(name) > 1:
-            raise SipParseError(f"more than one {name} header")
+            raise SipParseError(f"more than one {canonical_name(name)} header")
     if not msg.vias:
         raise SipParseError("empty Via header")
     msg.from_  # noqa: B018 - parsing is the check
@@ -217,6 +218,9 @@ def check_core_headers(msg: Request | Response) -> None:
         raise SipParseError("bad Call-ID")
     cseq = msg.cseq
     if isinstance(msg, Request):
+        uri = parse_uri(msg.uri)
+        if isinstance(uri, SipUri) and uri.headers is not None:
+            raise SipParseError("Request-URI must not carry headers")
         if cseq.method != msg.method:
             raise SipParseError("CSeq method does not match the request method")
         mf = h.get("Max-Forwards")
