@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import overload
 
 from .grammar import split_top_level
 
@@ -166,12 +167,16 @@ class Headers:
         key = canonical_name(name).lower()
         self._items = [item for item in self._items if item[0].lower() != key]
 
-    def get(self, name: str) -> str | None:
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
         key = canonical_name(name).lower()
         for item_name, value in self._items:
             if item_name.lower() == key:
                 return value
-        return None
+        return default
 
     def get_all(self, name: str) -> list[str]:
         """Every field line of that name, as received (not split at commas)."""

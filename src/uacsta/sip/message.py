@@ -288,3 +288,40 @@ def build_response(
         status=status,
         reason=reason or REASON_PHRASES.get(status, "Unknown"),
     )
+
+
+def build_error_response_raw(raw: bytes, status: int, reason: str) -> bytes | None:
+    """An error response to a request that did not parse, from its raw bytes.
+
+    RFC 4475 asks for 400 where an answer is possible: that is when the start
+    line is not a response and Via, From, To, Call-ID and CSeq can be copied
+    as they are.  None when no answer is possible.
+    """
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "surrogateescape")
+    if head.startswith("SIP/"):
+        return None
+    lines = _unfold(head)[1:]
+    wanted = {
+        "via": "Via",
+        "v": "Via",
+        "from": "From",
+        "f": "From",
+        "to": "To",
+        "t": "To",
+        "call-id": "Call-ID",
+        "i": "Call-ID",
+        "cseq": "CSeq",
+    }
+    copied: list[str] = []
+    found: set[str] = set()
+    for line in lines:
+        name, colon, value = line.partition(":")
+        canon = wanted.get(name.strip().lower())
+        if colon and canon:
+            copied.append(f"{canon}: {value.strip()}")
+            found.add(canon)
+    if found != {"Via", "From", "To", "Call-ID", "CSeq"}:
+        return None
+    reason = reason.replace("\r", " ").replace("\n", " ")
+    text = "\r\n".join([f"SIP/2.0 {status} {reason}", *copied, "Content-Length: 0"])
+    return (text + "\r\n\r\n").encode("utf-8", "surrogateescape")

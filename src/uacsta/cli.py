@@ -1,0 +1,406 @@
+"""The ``uacsta`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+
+T = TypeVar("T")
+
+
+def _config(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj.get("config_path"))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from .store.db import Database, StoreError
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        db = Database(cfg.db_url)
+        await db.migrate()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return await fn(db)
+    finally:
+        await db.close()
+
+
+def _box(cfg: Config) -> Any:
+    from .secrets_box import SecretBox
+
+    return SecretBox(cfg.data_dir / "secret.key")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="uacsta")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="UACSTA_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML file with bootstrap settings (data_dir, database_url, host_name, realm).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """uacsta: uaCSTA server for SIP desk phones."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+# -- serve ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the server (phone registrar over TCP and TLS) until stopped."""
+    cfg = _config(ctx)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(_serve(cfg))
+
+
+async def _serve(cfg: Config) -> None:
+    from .net.service import ListenerError
+    from .net.tls import CertificateError
+    from .server import UacstaServer
+    from .store.db import StoreError
+    from .store.repo import SettingsError
+
+    server = UacstaServer(cfg)
+    try:
+        await server.start()
+    except (
+        StoreError,
+        ListenerError,
+        CertificateError,
+        SettingsError,
+        RuntimeError,
+        ValueError,
+    ) as exc:
+        await server.stop()
+        raise click.ClickException(str(exc)) from None
+    for line in server.notes.lines:
+        click.echo(line, err=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    listening = server.phones.listening if server.phones else []
+    click.echo(
+        "uacsta is running: "
+        + ", ".join(f"{x.name} {x.host}:{x.port}" for x in listening)
+        + f"; log {server.log_file}",
+        err=True,
+    )
+    await stop.wait()
+    await server.stop()
+
+
+# -- phones ----------------------------------------------------------------------------
+
+
+@main.group()
+def phones() -> None:
+    """The telephone list."""
+
+
+@phones.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def phones_list(ctx: click.Context, as_json: bool) -> None:
+    """List every phone known to the server."""
+    from .store import repo
+
+    rows = _run(_with_store(_config(ctx), repo.list_phones))
+    docs = [
+        {
+            "mac": p.mac,
+            "vendor": p.vendor,
+            "model": p.model,
+            "firmware": p.firmware,
+            "last_ip": p.last_ip,
+            "last_identity": p.last_identity,
+            "last_login": p.last_login.isoformat() if p.last_login else None,
+            "status": p.status,
+            "enabled": p.enabled,
+        }
+        for p in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(docs, indent=2))
+        return
+    if not docs:
+        click.echo("No phones yet: they appear here when they first register.")
+        return
+    header = (
+        "MAC",
+        "VENDOR",
+        "MODEL",
+        "LAST IP",
+        "LAST IDENTITY",
+        "LAST LOGIN",
+        "STATUS",
+        "ENABLED",
+    )
+    table = [header] + [
+        (
+            d["mac"],
+            d["vendor"],
+            d["model"],
+            d["last_ip"],
+            d["last_identity"],
+            (str(d["last_login"]) or "")[:19],
+            d["status"],
+            "yes" if d["enabled"] else "no",
+        )
+        for d in docs
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _mac_arg(mac: str) -> str:
+    from .phones.identity import normalise_user
+
+    user = normalise_user(mac.replace(":", "").replace("-", ""))
+    if user is None:
+        raise click.BadParameter(f"{mac!r} is not a MAC address or handset ID")
+    return user
+
+
+def _phone_change(ctx: click.Context, mac: str, action: str) -> None:
+    from .store import repo
+
+    mac = _mac_arg(mac)
+
+    async def change(db: Any) -> bool:
+        if action == "remove":
+            return await repo.remove_phone(db, mac)
+        return await repo.set_enabled(db, mac, action == "enable")
+
+    if not _run(_with_store(_config(ctx), change)):
+        raise click.ClickException(f"no phone {mac} in the telephone list")
+    click.echo(f"phone {mac}: {action}d")
+
+
+@phones.command("enable")
+@click.argument("mac")
+@click.pass_context
+def phones_enable(ctx: click.Context, mac: str) -> None:
+    """Put a phone into operation (controllable by clients)."""
+    _phone_change(ctx, mac, "enable")
+
+
+@phones.command("disable")
+@click.argument("mac")
+@click.pass_context
+def phones_disable(ctx: click.Context, mac: str) -> None:
+    """Take a phone out of operation (it may register, but is not controlled)."""
+    _phone_change(ctx, mac, "disable")
+
+
+@phones.command("remove")
+@click.argument("mac")
+@click.pass_context
+def phones_remove(ctx: click.Context, mac: str) -> None:
+    """Remove a phone from the telephone list."""
+    _phone_change(ctx, mac, "remove")
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+@main.group()
+def settings() -> None:
+    """Runtime settings stored in the database."""
+
+
+@settings.command("show")
+@click.argument("section", required=False)
+@click.pass_context
+def settings_show(ctx: click.Context, section: str | None) -> None:
+    """Show every settings section, or one."""
+    from .settings import SECTIONS
+    from .store import repo
+
+    names = [section] if section else list(SECTIONS)
+
+    async def show(db: Any) -> dict[str, Any]:
+        return {n: (await repo.load_section(db, n)).model_dump(mode="json") for n in names}
+
+    try:
+        click.echo(json.dumps(_run(_with_store(_config(ctx), show)), indent=2))
+    except repo.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@settings.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def settings_set(ctx: click.Context, key: str, value: str) -> None:
+    """Set SECTION.NAME to VALUE, e.g. advanced.sip_expiration 600.
+
+    Connection settings take effect when the phone service restarts."""
+    from .store import repo
+
+    async def change(db: Any) -> Any:
+        return await repo.set_path(db, key, value)
+
+    try:
+        result = _run(_with_store(_config(ctx), change))
+    except repo.SettingsError as exc:
+        raise click.ClickException(f"{key}: {exc}") from None
+    click.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+
+
+# -- passwords ----------------------------------------------------------------------------
+
+
+@main.group()
+def password() -> None:
+    """Passwords of the phones and of client logins."""
+
+
+@password.command("phone")
+@click.option("--password", "value", help="The new password (prompted for when omitted).")
+@click.pass_context
+def password_phone(ctx: click.Context, value: str | None) -> None:
+    """Set the password every phone uses to register (its user name is its MAC)."""
+    from .store import repo
+
+    if value is None:
+        value = click.prompt("Phone password", hide_input=True, confirmation_prompt=True)
+    if not value or len(value) < 4:
+        raise click.ClickException("the phone password needs at least 4 characters")
+    cfg = _config(ctx)
+    box = _box(cfg)
+
+    async def change(db: Any) -> None:
+        await repo.set_secret(db, box, repo.PHONE_PASSWORD, value)
+
+    _run(_with_store(cfg, change))
+    click.echo("phone password changed (a running server picks it up within a second)")
+
+
+@password.command("client")
+@click.argument("name")
+@click.option("--password", "value", help="The new password (prompted for when omitted).")
+@click.option("--allow", multiple=True, help="Devices this client may use (default: all).")
+@click.option("--remove", is_flag=True, help="Remove this client login.")
+@click.pass_context
+def password_client(
+    ctx: click.Context, name: str, value: str | None, allow: tuple[str, ...], remove: bool
+) -> None:
+    """Add a client login or change its password."""
+    from .store import repo
+
+    cfg = _config(ctx)
+    if remove:
+        if not _run(_with_store(cfg, lambda db: repo.remove_client_login(db, name))):
+            raise click.ClickException(f"no client login {name!r}")
+        click.echo(f"client login {name} removed")
+        return
+    if value is None:
+        value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    assert value is not None
+    secret = value
+
+    async def change(db: Any) -> None:
+        await repo.set_client_login(db, name, secret, cfg.realm, list(allow) or None)
+
+    try:
+        _run(_with_store(cfg, change))
+    except repo.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"client login {name} saved")
+
+
+# -- certificates ----------------------------------------------------------------------------
+
+
+@main.group()
+def cert() -> None:
+    """The TLS certificate of the phone and client connections."""
+
+
+def _cert_paths(cfg: Config) -> Any:
+    from .net import tls
+    from .settings import TlsSettings
+    from .store import repo
+
+    async def load(db: Any) -> Any:
+        return await repo.load_section(db, "tls")
+
+    tls_settings = cast(TlsSettings, _run(_with_store(cfg, load)))
+    folder = cfg.data_dir / "certs"
+    try:
+        return tls.ensure(folder, cfg.host_name, tls_settings.cert_file, tls_settings.key_file)
+    except tls.CertificateError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cert.command("show")
+@click.pass_context
+def cert_show(ctx: click.Context) -> None:
+    """Show the certificate in use (generating one on first use)."""
+    from .net import tls
+
+    paths, _ = _cert_paths(_config(ctx))
+    _print_cert("Server certificate", paths.cert)
+    if paths.ca:
+        _print_cert("Local CA (give this to the phones)", paths.ca)
+    else:
+        click.echo(f"key: {paths.key}")
+    _ = tls
+
+
+def _print_cert(title: str, path: Path) -> None:
+    from .net import tls
+
+    info = tls.info(path)
+    click.echo(f"{title}: {path}")
+    click.echo(f"  subject:  {info.subject}")
+    click.echo(f"  issuer:   {info.issuer}")
+    click.echo(f"  valid:    {info.not_before:%Y-%m-%d} to {info.not_after:%Y-%m-%d}")
+    click.echo(f"  SHA-256:  {info.sha256}")
+    if info.names:
+        click.echo(f"  names:    {', '.join(info.names)}")
+
+
+@cert.command("regenerate")
+@click.pass_context
+def cert_regenerate(ctx: click.Context) -> None:
+    """Generate a new local CA and server certificate (restart the service to use them)."""
+    from .net import tls
+
+    cfg = _config(ctx)
+    paths = tls.generate(cfg.data_dir / "certs", cfg.host_name)
+    _print_cert("New server certificate", paths.cert)
+    if paths.ca:
+        _print_cert("New local CA (give this to the phones)", paths.ca)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

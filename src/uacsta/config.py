@@ -1,0 +1,85 @@
+"""Bootstrap configuration: what the server needs before it can open its store.
+
+Read from a TOML file (``--config`` or ``UACSTA_CONFIG``) and ``UACSTA_*``
+environment variables (which win).  Everything else lives in the store.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "uacsta"
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UACSTA_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = Field("", description="Default: SQLite file uacsta.db in data_dir")
+    host_name: str = Field(default_factory=socket.getfqdn)
+    realm: str = "uacsta"
+    max_connections_per_source: int = Field(1000, ge=1)
+    tls_handshake_timeout: float = Field(10.0, gt=0)
+    # 0: derived from the SIP expiration time (a phone that neither refreshes
+    # nor pings within it is gone).
+    idle_timeout: float = Field(0.0, ge=0)
+    console_log_level: str = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'uacsta.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("UACSTA_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load_config(path: str | None = None, **overrides: Any) -> Config:
+    from pydantic import ValidationError
+
+    if path:
+        if not Path(path).is_file():
+            raise ConfigError(f"configuration file {path} does not exist")
+        os.environ["UACSTA_CONFIG"] = path
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        from .store.repo import format_validation_error
+
+        raise ConfigError(f"bad configuration: {format_validation_error(exc)}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"bad configuration: {exc}") from None

@@ -1,0 +1,1 @@
+"""The asyncio shell: listeners, connections, TLS.  The only code that owns sockets."""

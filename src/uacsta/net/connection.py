@@ -1,0 +1,142 @@
+"""One SIP connection (TCP or TLS): bytes to the sans-IO framer, events to the
+service, messages back to bytes.  asyncio.Protocol rather than streams: no task
+per connection, a few hundred bytes of Python state per idle phone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from ..logs import log_tag
+from ..sip.framer import (
+    PONG,
+    BadMessage,
+    FramingError,
+    KeepAlivePing,
+    MessageReceived,
+    StreamFramer,
+)
+from ..sip.message import Request, Response
+
+log = logging.getLogger("uacsta.sip")
+MAX_WRITE_BUFFER = 1024 * 1024
+
+
+class ConnectionHost(Protocol):
+    def connection_opened(self, conn: SipConnection) -> bool: ...
+    def connection_closed(self, conn: SipConnection) -> None: ...
+    def message_received(self, conn: SipConnection, msg: Request | Response) -> None: ...
+    def bad_message(self, conn: SipConnection, event: BadMessage) -> None: ...
+    def now(self) -> float: ...
+
+
+class SipConnection(asyncio.Protocol):
+    __slots__ = (
+        "framer",
+        "host",
+        "interface",
+        "last_activity",
+        "macs",
+        "peer_ip",
+        "peer_port",
+        "tag",
+        "transport",
+        "transport_name",
+    )
+
+    def __init__(self, host: ConnectionHost, interface: str, transport_name: str) -> None:
+        self.host = host
+        self.interface = interface  # "lan" | "wan"
+        self.transport_name = transport_name  # "TCP" | "TLS"
+        self.framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+        self.peer_ip = ""
+        self.peer_port = 0
+        self.macs: set[str] = set()
+        self.tag = ""  # the MAC (or client name) for log lines, once known
+        self.last_activity = 0.0
+
+    @property
+    def log_tag(self) -> str:
+        return self.tag or next(iter(self.macs), "")
+
+    def __repr__(self) -> str:
+        return f"<{self.transport_name} {self.peer_ip}:{self.peer_port} {self.log_tag}>"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+        self.last_activity = self.host.now()
+        if not self.host.connection_opened(self):
+            transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        token = log_tag.set(self.log_tag)
+        try:
+            self.host.connection_closed(self)
+        finally:
+            log_tag.reset(token)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = self.host.now()
+        token = log_tag.set(self.log_tag)
+        try:
+            for event in self.framer.feed(data):
+                if isinstance(event, MessageReceived):
+                    self.host.message_received(self, event.message)
+                elif isinstance(event, KeepAlivePing):
+                    self._write(PONG)
+                elif isinstance(event, BadMessage):
+                    self.host.bad_message(self, event)
+                elif isinstance(event, FramingError):
+                    log.warning("closing %r: %s", self, event.reason)
+                    self.close()
+                    break
+        except Exception:
+            log.exception("error handling data from %r; closing it", self)
+            self.close()
+        finally:
+            log_tag.reset(token)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def send(self, msg: Request | Response) -> None:
+        data = msg.to_bytes()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "sent to %s:%d:\n%s",
+                self.peer_ip,
+                self.peer_port,
+                data.decode("utf-8", "replace"),
+                extra={"tag": self.log_tag},
+            )
+        self._write(data)
+
+    def send_raw(self, data: bytes) -> None:
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            log.warning(
+                "closing %r: peer does not read (write buffer over %d bytes)",
+                self,
+                MAX_WRITE_BUFFER,
+            )
+            transport.abort()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.transport is None or self.transport.is_closing()

@@ -1,0 +1,189 @@
+"""A SIP service: the listeners of one side (phone or client connection), its
+connections, per-source limits and the idle sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import ssl
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..logs import log_tag
+from ..settings import ConnectionSettings
+from ..sip.framer import BadMessage
+from ..sip.message import Request, Response, build_error_response_raw
+from .connection import SipConnection
+
+log = logging.getLogger("uacsta.net")
+
+
+class ListenerError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Listening:
+    name: str  # e.g. "phone LAN TLS"
+    interface: str
+    transport: str
+    host: str
+    port: int
+
+
+class SipService:
+    def __init__(
+        self,
+        side: str,
+        on_message: Callable[[SipConnection, Request | Response], None],
+        on_closed: Callable[[SipConnection], None],
+        *,
+        max_per_source: int,
+        tls_handshake_timeout: float,
+        idle_timeout: Callable[[SipConnection], float],
+    ) -> None:
+        self.side = side
+        self._on_message = on_message
+        self._on_closed = on_closed
+        self.max_per_source = max_per_source
+        self.tls_handshake_timeout = tls_handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.connections: set[SipConnection] = set()
+        self._per_source: Counter[str] = Counter()
+        self._servers: list[asyncio.Server] = []
+        self.listening: list[Listening] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- ConnectionHost ---------------------------------------------------------
+
+    def now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def connection_opened(self, conn: SipConnection) -> bool:
+        if self._per_source[conn.peer_ip] >= self.max_per_source:
+            log.warning(
+                "refusing connection from %s: %d connections from it already",
+                conn.peer_ip,
+                self.max_per_source,
+            )
+            return False
+        self._per_source[conn.peer_ip] += 1
+        self.connections.add(conn)
+        log.debug(
+            "%s connection from %s:%d (%s)",
+            conn.transport_name,
+            conn.peer_ip,
+            conn.peer_port,
+            conn.interface,
+        )
+        return True
+
+    def connection_closed(self, conn: SipConnection) -> None:
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self._per_source[conn.peer_ip] -= 1
+            if self._per_source[conn.peer_ip] <= 0:
+                del self._per_source[conn.peer_ip]
+            log.debug("connection from %s:%d closed", conn.peer_ip, conn.peer_port)
+            self._on_closed(conn)
+
+    def message_received(self, conn: SipConnection, msg: Request | Response) -> None:
+        self._on_message(conn, msg)
+
+    def bad_message(self, conn: SipConnection, event: BadMessage) -> None:
+        log.info("bad message from %s:%d: %s", conn.peer_ip, conn.peer_port, event.error.reason)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("bad message was:\n%s", event.raw.decode("utf-8", "replace"))
+        answer = build_error_response_raw(event.raw, event.error.status, event.error.reason)
+        if answer is not None:
+            conn.send_raw(answer)
+
+    # -- listeners ----------------------------------------------------------------
+
+    async def start(self, settings: ConnectionSettings, tls: ssl.SSLContext | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            for iface_name, iface in (("lan", settings.lan), ("wan", settings.wan)):
+                if not iface.enabled:
+                    continue
+                for transport, port in (("TCP", iface.tcp_port), ("TLS", iface.tls_port)):
+                    if port is None:
+                        continue
+                    await self._listen(iface_name, transport, iface.address, port, tls)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _listen(
+        self, iface: str, transport: str, host: str, port: int, tls: ssl.SSLContext | None
+    ) -> None:
+        assert self._loop is not None
+        name = f"{self.side} {iface.upper()} {transport}"
+        if transport == "TLS" and tls is None:
+            raise ListenerError(f"{name}: no TLS certificate loaded")
+
+        def factory() -> SipConnection:
+            return SipConnection(self, iface, transport)
+
+        try:
+            server = await self._loop.create_server(
+                factory,
+                host,
+                port,
+                ssl=tls if transport == "TLS" else None,
+                ssl_handshake_timeout=self.tls_handshake_timeout if transport == "TLS" else None,
+                reuse_address=True,
+                backlog=4096,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ListenerError(f"{name} port {port} on {host} is already in use") from None
+            if exc.errno == errno.EACCES:
+                raise ListenerError(
+                    f"{name} port {port} on {host}: permission denied (ports below 1024 "
+                    "need privileges)"
+                ) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ListenerError(f"{name}: {host} is not an address of this machine") from None
+            raise ListenerError(f"{name} on {host}:{port}: {exc.strerror}") from None
+        self._servers.append(server)
+        bound = server.sockets[0].getsockname()
+        self.listening.append(Listening(name, iface, transport, host, int(bound[1])))
+        log.info("%s listening on %s port %d", name, host, bound[1])
+
+    def port(self, interface: str, transport: str) -> int:
+        for item in self.listening:
+            if item.interface == interface and item.transport == transport:
+                return item.port
+        raise KeyError((interface, transport))
+
+    @property
+    def running(self) -> bool:
+        return bool(self._servers)
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        self.listening.clear()
+
+    def sweep(self) -> int:
+        """Close connections idle for longer than their timeout."""
+        now = self.now()
+        closed = 0
+        for conn in list(self.connections):
+            if now - conn.last_activity > self.idle_timeout(conn):
+                token = log_tag.set(conn.log_tag)
+                log.info("closing idle connection %r", conn)
+                log_tag.reset(token)
+                conn.close()
+                closed += 1
+        return closed

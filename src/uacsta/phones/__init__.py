@@ -1,0 +1,1 @@
+"""The phone side: identities, the registrar, (later) the uaCSTA sessions."""

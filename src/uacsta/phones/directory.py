@@ -1,0 +1,108 @@
+"""The telephone list in memory, written behind to the store.
+
+REGISTER is answered from memory (no database round trip on the hot path);
+changed rows are collected and written in one transaction by :meth:`flush`,
+which the server calls periodically and at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..store import repo
+from ..store.db import Database
+from ..store.models import Phone
+from .identity import Device
+
+log = logging.getLogger("uacsta.phones")
+
+
+class PhoneDirectory:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._phones: dict[str, Phone] = {}
+        self._dirty: set[str] = set()
+        self._revision = -1
+
+    def __len__(self) -> int:
+        return len(self._phones)
+
+    def get(self, mac: str) -> Phone | None:
+        return self._phones.get(mac)
+
+    def all(self) -> list[Phone]:
+        return sorted(self._phones.values(), key=lambda p: p.mac)
+
+    async def load(self) -> None:
+        await repo.mark_all_offline(self.db)
+        self._phones = {p.mac: p for p in await repo.list_phones(self.db)}
+        self._revision = await repo.revision(self.db)
+
+    def registered(
+        self,
+        mac: str,
+        *,
+        device: Device,
+        user_agent: str,
+        ip: str,
+        port: int,
+        transport: str,
+        identity: str,
+        when: datetime,
+        auto_enable: bool,
+    ) -> tuple[Phone, bool]:
+        """Record a successful registration; returns the phone and whether it is new."""
+        phone = self._phones.get(mac)
+        new = phone is None
+        if phone is None:
+            phone = Phone(mac=mac, first_login=when, enabled=auto_enable)
+            self._phones[mac] = phone
+        phone.vendor, phone.model, phone.firmware = device.vendor, device.model, device.firmware
+        phone.user_agent = user_agent[:255]
+        phone.last_ip, phone.last_port, phone.last_transport = ip, port, transport
+        phone.last_identity = identity[:255]
+        phone.last_login = when
+        phone.status = "registered"
+        self._dirty.add(mac)
+        return phone, new
+
+    def offline(self, mac: str) -> None:
+        phone = self._phones.get(mac)
+        if phone is not None and phone.status != "offline":
+            phone.status = "offline"
+            self._dirty.add(mac)
+
+    async def flush(self) -> int:
+        if not self._dirty:
+            return 0
+        macs, self._dirty = self._dirty, set()
+        rows = [self._phones[m] for m in macs if m in self._phones]
+        try:
+            await repo.save_phones(self.db, rows)
+        except Exception:
+            self._dirty |= macs  # try again next time; nothing is lost
+            raise
+        return len(rows)
+
+    async def sync_from_store(self) -> bool:
+        """Take what others (the CLI, a second admin) changed: enabled flags and
+        removed phones.  Cheap when nothing changed (one row read)."""
+        rev = await repo.revision(self.db)
+        if rev == self._revision:
+            return False
+        self._revision = rev
+        stored = {p.mac: p for p in await repo.list_phones(self.db)}
+        for mac in list(self._phones):
+            if mac not in stored and mac not in self._dirty:
+                log.info("phone %s was removed from the telephone list", mac, extra={"tag": mac})
+                del self._phones[mac]
+        for mac, row in stored.items():
+            mine = self._phones.get(mac)
+            if mine is None:
+                self._phones[mac] = row
+            elif mine.enabled != row.enabled:
+                mine.enabled = row.enabled
+                state = "enabled" if row.enabled else "disabled"
+                log.info("phone %s was %s", mac, state, extra={"tag": mac})
+        return True

@@ -1,0 +1,107 @@
+"""The phone side's SIP user agent: what each request from a phone gets."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from ..net.connection import SipConnection
+from ..sip.address import parse_via
+from ..sip.errors import SipParseError
+from ..sip.message import Request, Response, build_response
+from ..sip.uas import UasPolicy, precheck_request
+from ..sip.uri import SipUri
+from .identity import normalise_user
+from .registrar import SERVER_HEADER, Registrar
+
+log = logging.getLogger("uacsta.sip")
+ALLOW = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, INFO"
+POLICY = UasPolicy(allow=tuple(ALLOW.split(", ")))
+
+
+def stamp_received(req: Request, ip: str, port: int) -> None:
+    """RFC 3261 18.2.1 and RFC 3581: note where the request really came from."""
+    vias = req.headers.get_all("Via")
+    if not vias:
+        return
+    try:
+        top = parse_via(vias[0].split(",")[0]) if "," not in vias[0] else None
+    except SipParseError:
+        return
+    if top is None:
+        return
+    changed = False
+    if top.host.strip("[]") != ip:
+        top.params["received"] = ip
+        changed = True
+    if "rport" in top.params and top.params["rport"] is None:
+        top.params["rport"] = str(port)
+        changed = True
+    if changed:
+        all_vias = req.headers.get_all("Via")
+        req.headers.remove("Via")
+        req.headers.add("Via", str(top))
+        for v in all_vias[1:]:
+            req.headers.add("Via", v)
+
+
+class PhoneEndpoint:
+    def __init__(self, registrar: Registrar, clock: Callable[[], float]) -> None:
+        self.registrar = registrar
+        self.clock = clock
+
+    def _tag_for(self, conn: SipConnection, msg: Request | Response) -> str:
+        if conn.log_tag:
+            return conn.log_tag
+        try:
+            uri = msg.from_.uri
+        except SipParseError:
+            return ""
+        if isinstance(uri, SipUri) and uri.user:
+            return normalise_user(uri.user) or ""
+        return ""
+
+    def handle(self, conn: SipConnection, msg: Request | Response) -> None:
+        tag = self._tag_for(conn, msg)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "received from %s:%d:\n%s",
+                conn.peer_ip,
+                conn.peer_port,
+                msg.to_bytes().decode("utf-8", "replace"),
+                extra={"tag": tag},
+            )
+        if isinstance(msg, Response):
+            log.debug(
+                "response %d for %s with no request of ours",
+                msg.status,
+                msg.cseq,
+                extra={"tag": tag},
+            )
+            return
+        stamp_received(msg, conn.peer_ip, conn.peer_port)
+        to_tag = secrets.token_hex(6)
+        response = precheck_request(msg, POLICY, to_tag)
+        if response is None:
+            response = self._dispatch(conn, msg, to_tag)
+        if response is not None:
+            conn.send(response)
+
+    def _dispatch(self, conn: SipConnection, req: Request, to_tag: str) -> Response | None:
+        method = req.method
+        if method == "REGISTER":
+            return self.registrar.handle_register(req, conn, self.clock(), time.time(), to_tag)
+        if method == "OPTIONS":
+            return build_response(
+                req,
+                200,
+                to_tag=to_tag,
+                extra=[("Allow", ALLOW), ("Accept", "application/csta+xml"), SERVER_HEADER],
+            )
+        if method == "ACK":
+            return None
+        if method in ("INFO", "BYE", "CANCEL"):
+            return build_response(req, 481, to_tag=to_tag, extra=[SERVER_HEADER])
+        return build_response(req, 405, to_tag=to_tag, extra=[("Allow", ALLOW), SERVER_HEADER])

@@ -1,0 +1,247 @@
+"""The uacsta server process: store, settings, logging, certificates, the phone
+registrar and its listeners, and the periodic housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import cast
+
+from . import __version__
+from .config import Config
+from .logs import LogManager, check_writable
+from .net import tls
+from .net.connection import SipConnection
+from .net.service import SipService
+from .phones.directory import PhoneDirectory
+from .phones.endpoint import PhoneEndpoint
+from .phones.registrar import Registrar, RegistrarPolicy
+from .secrets_box import SecretBox
+from .settings import Advanced, Diagnostics, PhoneConnection, TlsSettings
+from .sip.digest import DigestServer
+from .sip.transaction import TIMEOUT
+from .store import repo
+from .store.db import Database
+
+log = logging.getLogger("uacsta.server")
+SWEEP_INTERVAL = 1.0
+
+
+def generate_password(length: int = 16) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@dataclass
+class StartupNotes:
+    """What the server says once at start (and the CLI prints)."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+class UacstaServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self.db = Database(config.db_url)
+        self.notes = StartupNotes()
+        self.logs = LogManager(self.data_dir / "logs", config.console_log_level)
+        self.box: SecretBox | None = None
+        self.directory = PhoneDirectory(self.db)
+        self.registrar: Registrar | None = None
+        self.phones: SipService | None = None
+        self.cert_paths: tls.CertificatePaths | None = None
+        self.started_at: datetime | None = None
+        self.phone_service_since: datetime | None = None
+        self._phone_password = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._advanced = Advanced()
+        self._generated_password = False
+
+    # -- start and stop ------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.migrate()
+        self.box = SecretBox(self.data_dir / "secret.key")
+        diag = cast(Diagnostics, await repo.load_section(self.db, "diagnostics"))
+        problem = check_writable(self.logs.folder_for(diag))
+        if problem:
+            raise RuntimeError(problem)
+        self.logs.apply(diag)
+        self._advanced = cast(Advanced, await repo.load_section(self.db, "advanced"))
+        password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD)
+        if password is None:
+            password = generate_password()
+            self._generated_password = True
+            await repo.set_secret(self.db, self.box, repo.PHONE_PASSWORD, password)
+            self.notes.lines.append(
+                f"Phone password (set on the phones' uaCSTA identity; change it with "
+                f"'uacsta password phone'): {password}"
+            )
+        self._phone_password = password
+        await self.directory.load()
+        phone_conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+        self.registrar = Registrar(
+            realm=self.config.realm,
+            digest=DigestServer(
+                self.config.realm,
+                self.box.raw_secret("digest-nonce"),
+                algorithms=tuple(phone_conn.digest_algorithms),
+                nonce_lifetime=max(300.0, float(self._advanced.sip_expiration)),
+            ),
+            directory=self.directory,
+            phone_password=lambda: self._phone_password,
+            policy=self._policy(),
+        )
+        self.started_at = datetime.now().astimezone()
+        await self.start_phone_service()
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self._tasks.append(asyncio.create_task(self._daily_log_deletion(), name="log-deletion"))
+        log.info(
+            "uacsta %s started; data folder %s; database %s",
+            __version__,
+            self.data_dir,
+            self.db.url,
+        )
+        if self._generated_password:
+            # The password itself goes to the console only (StartupNotes), never
+            # into a log file that may be sent with a support case.
+            log.warning("generated a phone password; set it with 'uacsta password phone'")
+
+    def _policy(self) -> RegistrarPolicy:
+        adv = self._advanced
+        return RegistrarPolicy(adv.sip_expiration, adv.min_expiration, adv.auto_enable)
+
+    def _idle_timeout(self, conn: SipConnection) -> float:
+        if conn.macs:
+            return self.config.idle_timeout or float(self._advanced.sip_expiration + 60)
+        # Nobody registered on it yet: a scanner or a half-open connection.
+        return TIMEOUT
+
+    async def start_phone_service(self) -> None:
+        """Open the phone listeners with the settings as stored now (changed
+        connection settings take effect here, as the manual says)."""
+        if self.phones is not None and self.phones.running:
+            return
+        assert self.registrar is not None
+        phone_conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+        tls_settings = cast(TlsSettings, await repo.load_section(self.db, "tls"))
+        extra = [i.public_address for i in (phone_conn.lan, phone_conn.wan) if i.public_address]
+        paths, generated = tls.ensure(
+            self.data_dir / "certs",
+            self.config.host_name,
+            tls_settings.cert_file,
+            tls_settings.key_file,
+            extra,
+        )
+        self.cert_paths = paths
+        if generated:
+            ca_info = tls.info(paths.ca) if paths.ca else None
+            log.warning("generated a local CA and TLS certificate: %s", paths.cert)
+            self.notes.lines.append(
+                f"Generated a local CA and a TLS certificate for {self.config.host_name}: "
+                f"{paths.cert} (CA {paths.ca}, SHA-256 fingerprint "
+                f"{ca_info.sha256 if ca_info else '?'})"
+            )
+        context = tls.server_context(paths)
+        endpoint = PhoneEndpoint(self.registrar, lambda: asyncio.get_running_loop().time())
+        registrar = self.registrar
+        self.phones = SipService(
+            "phone",
+            endpoint.handle,
+            registrar.connection_lost,
+            max_per_source=self.config.max_connections_per_source,
+            tls_handshake_timeout=self.config.tls_handshake_timeout,
+            idle_timeout=self._idle_timeout,
+        )
+        await self.phones.start(phone_conn, context)
+        self.phone_service_since = datetime.now().astimezone()
+
+    async def stop_phone_service(self) -> None:
+        if self.phones is not None:
+            await self.phones.stop()
+            self.phone_service_since = None
+        with contextlib.suppress(Exception):
+            await self.directory.flush()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.stop_phone_service()
+        log.info("uacsta stopped")
+        self.logs.stop()
+        await self.db.close()
+
+    # -- housekeeping ----------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        """Every second: expire registrations, close idle connections, write the
+        telephone list behind, and pick up changes other processes stored."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                if self.registrar is not None:
+                    self.registrar.expire(loop.time())
+                if self.phones is not None:
+                    self.phones.sweep()
+                await self.directory.flush()
+                if await self.directory.sync_from_store():
+                    await self._reload_settings()
+            except Exception:
+                log.exception("housekeeping failed; trying again")
+
+    async def _reload_settings(self) -> None:
+        assert self.box is not None and self.registrar is not None
+        self._advanced = cast(Advanced, await repo.load_section(self.db, "advanced"))
+        self.registrar.policy = self._policy()
+        password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD)
+        if password and password != self._phone_password:
+            self._phone_password = password
+            log.info("phone password changed")
+        diag = cast(Diagnostics, await repo.load_section(self.db, "diagnostics"))
+        if check_writable(self.logs.folder_for(diag)) is None:
+            self.logs.apply(diag)
+
+    async def _daily_log_deletion(self) -> None:
+        while True:
+            now = time.time()
+            tomorrow = (now // 86400 + 1) * 86400
+            await asyncio.sleep(tomorrow - now + 1)
+            diag = cast(Diagnostics, await repo.load_section(self.db, "diagnostics"))
+            if diag.delete_daily:
+                count = self.logs.delete_files()
+                log.info("daily deletion of log files: %d removed", count)
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        phones = self.phones
+        return {
+            "version": __version__,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "phone_service": {
+                "running": bool(phones and phones.running),
+                "since": self.phone_service_since.isoformat() if self.phone_service_since else None,
+                "listening": [vars(item) for item in (phones.listening if phones else [])],
+                "connections": len(phones.connections) if phones else 0,
+            },
+            "phones_known": len(self.directory),
+            "phones_registered": len(self.registrar.bindings) if self.registrar else 0,
+        }
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs.folder / "uacsta.log"

@@ -1,0 +1,204 @@
+"""Runtime settings, one pydantic model per section of the admin (the manual's
+phone connection, client connection, advanced settings, diagnostics).
+
+They live in the store and are validated on every read and write, so the CLI,
+the web UI and the server share one set of rules and error messages.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .phones.identity import normalise_user
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class Interface(BaseModel):
+    """One network interface of the phone or client connection (LAN or WAN)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    address: str = Field("0.0.0.0", description="Listen address (IPv4 or IPv6 literal)")
+    tcp_port: Port | None = Field(None, description="TCP port; empty turns TCP off")
+    tls_port: Port | None = Field(None, description="TLS port; empty turns TLS off")
+    public_address: str | None = Field(
+        None,
+        description="Public IP address or DNS name used in Via and Contact for phones behind "
+        "NAT (WAN interface)",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
+        return value
+
+    @field_validator("public_address")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]{1,253}", value):
+            raise ValueError(f"{value!r} is not a host name or IP address")
+        return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> Interface:
+        if self.enabled and self.tcp_port is None and self.tls_port is None:
+            raise ValueError("an enabled interface needs a TCP or a TLS port")
+        if self.tcp_port and self.tcp_port == self.tls_port:
+            raise ValueError("TCP and TLS cannot share a port")
+        return self
+
+
+class ConnectionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lan: Interface
+    wan: Interface
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ConnectionSettings:
+        seen: dict[tuple[str, int], str] = {}
+        for name, iface in (("LAN", self.lan), ("WAN", self.wan)):
+            if not iface.enabled:
+                continue
+            for kind, port in (("TCP", iface.tcp_port), ("TLS", iface.tls_port)):
+                if not port:
+                    continue
+                for (addr, other_port), other in seen.items():
+                    if other_port == port and _overlap(addr, iface.address):
+                        raise ValueError(f"{name} {kind} port {port} is already used by {other}")
+                seen[(iface.address, port)] = f"{name} {kind}"
+        return self
+
+
+def _overlap(a: str, b: str) -> bool:
+    wildcard = ("0.0.0.0", "::")
+    return a == b or a in wildcard or b in wildcard
+
+
+DigestAlgorithm = Literal["SHA-256", "MD5"]
+
+
+def _md5_only() -> list[DigestAlgorithm]:
+    return ["MD5"]
+
+
+class PhoneConnection(ConnectionSettings):
+    digest_algorithms: list[DigestAlgorithm] = Field(
+        default_factory=_md5_only,
+        description="Digest algorithms offered to phones, preferred first. MD5 is what the "
+        "phones of the manual's firmware versions speak.",
+        min_length=1,
+    )
+
+
+def default_phone_connection() -> PhoneConnection:
+    return PhoneConnection(
+        lan=Interface(enabled=True, address="0.0.0.0", tcp_port=5060, tls_port=5061),
+        wan=Interface(enabled=False, address="0.0.0.0", tcp_port=5070, tls_port=5071),
+    )
+
+
+def default_client_connection() -> ConnectionSettings:
+    return ConnectionSettings(
+        lan=Interface(enabled=True, address="127.0.0.1", tcp_port=5080, tls_port=5081),
+        wan=Interface(enabled=False, address="0.0.0.0", tcp_port=5090, tls_port=5091),
+    )
+
+
+class Advanced(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auto_enable: bool = Field(
+        True,
+        description="Automatically put phones into operation: unknown telephones are placed "
+        "into operation as soon as they have registered with the server for the first time.",
+    )
+    sip_expiration: int = Field(
+        300,
+        ge=60,
+        le=86400,
+        description="SIP expiration time (seconds) suggested for SIP registrations and dialogs. "
+        "Modify only in case of need.",
+    )
+    min_expiration: int = Field(
+        60, ge=10, le=3600, description="Shortest registration accepted (423 below it)."
+    )
+    keepalive: int = Field(
+        60,
+        ge=10,
+        le=3600,
+        description="Keep connection alive time (seconds): interval of the CSTA keep-alive "
+        "messages between the server and the telephone. Modify only in case of need.",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Advanced:
+        if self.min_expiration > self.sip_expiration:
+            raise ValueError("min_expiration must not exceed sip_expiration")
+        return self
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Diagnostics(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    log_level: LogLevel = "INFO"
+    max_file_size_mb: int = Field(10, ge=1, le=1024, description="Maximum size of a log file")
+    delete_daily: bool = Field(False, description="Delete log files daily")
+    log_folder: str = Field("", description="Log file directory (empty: logs/ in the data folder)")
+    mac_filter: list[str] = Field(
+        default_factory=list,
+        description="Log only these telephones (MAC addresses, comma separated)",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("mac_filter", mode="before")
+    @classmethod
+    def _macs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if not isinstance(value, list):
+            return value
+        out = []
+        for item in value:
+            user = normalise_user(str(item))
+            if user is None:
+                raise ValueError(f"{item!r} is not a MAC address (12 hex digits) or handset ID")
+            out.append(user)
+        return out
+
+
+class TlsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cert_file: str = Field("", description="Server certificate (PEM); empty: generated")
+    key_file: str = Field("", description="Private key of the certificate (PEM)")
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsSettings:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("give both a certificate file and a key file, or neither")
+        return self
+
+
+SECTIONS: dict[str, tuple[type[BaseModel], Any]] = {
+    "phone_connection": (PhoneConnection, default_phone_connection),
+    "client_connection": (ConnectionSettings, default_client_connection),
+    "advanced": (Advanced, Advanced),
+    "diagnostics": (Diagnostics, Diagnostics),
+    "tls": (TlsSettings, TlsSettings),
+}

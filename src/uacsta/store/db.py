@@ -1,0 +1,90 @@
+"""Engine, migrations and sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(Exception):
+    """A database URL or database that cannot be used; the message says why."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the CLI read while the server writes; NORMAL is durable across
+    # application crashes, which is what a telephone list needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StoreError(f"bad database URL {url!r}: {exc}") from None
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            if parsed.drivername != "sqlite+aiosqlite":
+                parsed = parsed.set(drivername="sqlite+aiosqlite")
+            if parsed.database and parsed.database != ":memory:":
+                folder = Path(parsed.database).expanduser().resolve().parent
+                if not folder.is_dir():
+                    raise StoreError(f"database folder {folder} does not exist")
+        elif backend == "postgresql":
+            if parsed.drivername != "postgresql+asyncpg":
+                parsed = parsed.set(drivername="postgresql+asyncpg")
+        else:
+            raise StoreError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        try:
+            self.engine: AsyncEngine = create_async_engine(parsed)
+        except (ImportError, ArgumentError) as exc:
+            raise StoreError(f"cannot use database URL {url!r}: {exc}") from None
+        if backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.url = parsed.render_as_string(hide_password=True)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        except OSError as exc:
+            raise StoreError(f"cannot open database {self.url}: {exc}") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "asyncpg")):
+                raise StoreError(f"cannot open database {self.url}: {exc}") from None
+            raise
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")

@@ -1,0 +1,229 @@
+"""Repository functions: the only code that writes SQL for the rest of the server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..secrets_box import SecretBox
+from ..settings import SECTIONS
+from ..sip.digest import compute_ha1
+from .db import Database
+from .models import ClientLogin, Phone, Secret, Setting
+
+REVISION_KEY = "_revision"
+PHONE_PASSWORD = "phone_password"
+
+
+class SettingsError(ValueError):
+    """A setting that does not validate; ``str()`` is the message for the user."""
+
+
+def _section(name: str) -> tuple[type[BaseModel], Any]:
+    try:
+        return SECTIONS[name]
+    except KeyError:
+        raise SettingsError(
+            f"unknown settings section {name!r} (known: {', '.join(sorted(SECTIONS))})"
+        ) from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "value"
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+async def load_section(db: Database, name: str) -> BaseModel:
+    model, default = _section(name)
+    async with db.session() as s:
+        row = await s.get(Setting, name)
+    if row is None:
+        result: BaseModel = default()
+        return result
+    try:
+        return model.model_validate(row.value)
+    except ValidationError as exc:
+        raise SettingsError(
+            f"stored {name} settings are invalid: {format_validation_error(exc)}"
+        ) from None
+
+
+async def save_section(db: Database, name: str, value: BaseModel | dict[str, Any]) -> BaseModel:
+    model, _ = _section(name)
+    try:
+        validated = model.model_validate(
+            value.model_dump() if isinstance(value, BaseModel) else value
+        )
+    except ValidationError as exc:
+        raise SettingsError(format_validation_error(exc)) from None
+    async with db.session() as s, s.begin():
+        row = await s.get(Setting, name)
+        doc = validated.model_dump(mode="json")
+        if row is None:
+            s.add(Setting(key=name, value=doc))
+        else:
+            row.value = doc
+        await _bump(s)
+    return validated
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: JSON where it is JSON (numbers, true, null, lists),
+    otherwise the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+async def set_path(db: Database, path: str, raw: str) -> BaseModel:
+    """``advanced.sip_expiration`` = ``600``; ``phone_connection.lan.tls_port`` = ``5062``."""
+    section, _, rest = path.partition(".")
+    if not rest:
+        raise SettingsError("give a setting as SECTION.NAME, e.g. advanced.sip_expiration")
+    current = (await load_section(db, section)).model_dump(mode="json")
+    node: Any = current
+    keys = rest.split(".")
+    for key in keys[:-1]:
+        if not isinstance(node, dict) or key not in node:
+            raise SettingsError(f"unknown setting {path!r}")
+        node = node[key]
+    if not isinstance(node, dict) or keys[-1] not in node:
+        raise SettingsError(f"unknown setting {path!r}")
+    node[keys[-1]] = parse_value(raw)
+    return await save_section(db, section, current)
+
+
+async def _bump(s: AsyncSession) -> None:
+    """Count every change so that a running server notices what the CLI wrote."""
+    row = await s.get(Setting, REVISION_KEY)
+    if row is None:
+        s.add(Setting(key=REVISION_KEY, value={"n": 1}))
+    else:
+        n = row.value.get("n", 0)
+        row.value = {"n": int(n) + 1 if isinstance(n, int) else 1}
+
+
+async def revision(db: Database) -> int:
+    async with db.session() as s:
+        row = await s.get(Setting, REVISION_KEY)
+    n = row.value.get("n", 0) if row else 0
+    return n if isinstance(n, int) else 0
+
+
+# -- secrets ---------------------------------------------------------------
+
+
+async def get_secret(db: Database, box: SecretBox, key: str) -> str | None:
+    async with db.session() as s:
+        row = await s.get(Secret, key)
+    return box.decrypt(row.token) if row else None
+
+
+async def set_secret(db: Database, box: SecretBox, key: str, value: str) -> None:
+    async with db.session() as s, s.begin():
+        row = await s.get(Secret, key)
+        token = box.encrypt(value)
+        if row is None:
+            s.add(Secret(key=key, token=token))
+        else:
+            row.token = token
+        await _bump(s)
+
+
+# -- the telephone list ------------------------------------------------------
+
+
+async def list_phones(db: Database) -> Sequence[Phone]:
+    async with db.session() as s:
+        return (await s.scalars(select(Phone).order_by(Phone.mac))).all()
+
+
+async def get_phone(db: Database, mac: str) -> Phone | None:
+    async with db.session() as s:
+        return await s.get(Phone, mac)
+
+
+async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
+    """Insert or update whole rows (the registrar's write-behind batches)."""
+    async with db.session() as s, s.begin():
+        for phone in phones:
+            await s.merge(phone)
+
+
+async def set_enabled(db: Database, mac: str, enabled: bool) -> bool:
+    async with db.session() as s, s.begin():
+        result = await s.execute(update(Phone).where(Phone.mac == mac).values(enabled=enabled))
+        await _bump(s)
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def remove_phone(db: Database, mac: str) -> bool:
+    async with db.session() as s, s.begin():
+        result = await s.execute(delete(Phone).where(Phone.mac == mac))
+        await _bump(s)
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_all_offline(db: Database) -> None:
+    """At start: bindings live in memory, so nothing is registered yet."""
+    async with db.session() as s, s.begin():
+        await s.execute(update(Phone).values(status="offline"))
+
+
+# -- client logins ------------------------------------------------------------
+
+
+async def set_client_login(
+    db: Database, name: str, password: str, realm: str, allowed: list[str] | None = None
+) -> None:
+    if not name or len(name) > 64 or any(c in name for c in ' \t\r\n:@"<>'):
+        raise SettingsError(f"{name!r} is not a valid client login name")
+    if not password:
+        raise SettingsError("the password must not be empty")
+    async with db.session() as s, s.begin():
+        row = await s.get(ClientLogin, name)
+        md5 = compute_ha1(name, realm, password, "MD5")
+        sha = compute_ha1(name, realm, password, "SHA-256")
+        if row is None:
+            s.add(
+                ClientLogin(
+                    name=name,
+                    realm=realm,
+                    ha1_md5=md5,
+                    ha1_sha256=sha,
+                    allowed_devices=allowed or [],
+                )
+            )
+        else:
+            row.realm, row.ha1_md5, row.ha1_sha256 = realm, md5, sha
+            if allowed is not None:
+                row.allowed_devices = allowed
+        await _bump(s)
+
+
+async def list_client_logins(db: Database) -> Sequence[ClientLogin]:
+    async with db.session() as s:
+        return (await s.scalars(select(ClientLogin).order_by(ClientLogin.name))).all()
+
+
+async def remove_client_login(db: Database, name: str) -> bool:
+    async with db.session() as s, s.begin():
+        result = await s.execute(delete(ClientLogin).where(ClientLogin.name == name))
+        await _bump(s)
+        return bool(getattr(result, "rowcount", 0))
+
+
+def utcnow() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from uacsta.config import Config
+from uacsta.server import UacstaServer
+from uacsta.settings import default_phone_connection
+from uacsta.store import repo
+from uacsta.store.db import Database
+
+PHONE_PASSWORD = "s3cret-phone-pw"
+
+
+async def prepare_store(data_dir: Path, **advanced: object) -> None:
+    """Settings a test server starts with: ephemeral ports on loopback."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(f"sqlite+aiosqlite:///{data_dir / 'uacsta.db'}")
+    await db.migrate()
+    conn = default_phone_connection()
+    conn.lan.address = "127.0.0.1"
+    conn.lan.tcp_port = 0
+    conn.lan.tls_port = 0
+    await repo.save_section(db, "phone_connection", conn)
+    if advanced:
+        adv = (await repo.load_section(db, "advanced")).model_dump()
+        adv.update(advanced)
+        await repo.save_section(db, "advanced", adv)
+    from uacsta.secrets_box import SecretBox
+
+    await repo.set_secret(
+        db, SecretBox(data_dir / "secret.key"), repo.PHONE_PASSWORD, PHONE_PASSWORD
+    )
+    await db.close()
+
+
+def make_config(data_dir: Path) -> Config:
+    return Config(data_dir=data_dir, host_name="localhost", console_log_level="WARNING")
+
+
+@pytest.fixture
+async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[UacstaServer]:
+    marker = request.node.get_closest_marker("advanced")
+    await prepare_store(tmp_path / "data", **(marker.kwargs if marker else {}))
+    srv = UacstaServer(make_config(tmp_path / "data"))
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+def client_tls(server: UacstaServer) -> ssl.SSLContext:
+    """A TLS client that trusts the server's generated CA and checks the name."""
+    assert server.cert_paths is not None and server.cert_paths.ca is not None
+    ctx = ssl.create_default_context(cafile=str(server.cert_paths.ca))
+    return ctx
+
+
+async def eventually(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "advanced(**kw): advanced settings for the server fixture")
