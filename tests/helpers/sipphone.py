@@ -5,6 +5,7 @@ sends.  (Independent peers — sipp, stunnel — are used in tests/interop.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import ssl
 
@@ -37,10 +38,8 @@ class SipPhone:
     async def close(self) -> None:
         if self.writer:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await self.writer.wait_closed()
-            except (ConnectionError, ssl.SSLError):
-                pass
 
     def register_request(
         self, expires: int | None = 300, auth: str | None = None, user: str | None = None

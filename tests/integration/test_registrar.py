@@ -278,7 +278,7 @@ async def test_bad_input_is_answered_and_others_keep_being_served(server: Uacsta
     await eventually(lambda: MAC not in server.registrar.bindings)  # type: ignore[union-attr]
     assert (await good.register(PHONE_PASSWORD)).status == 200
     # garbage over TLS handshake port does not hurt either
-    r, w = await asyncio.open_connection("127.0.0.1", tls_port(server))
+    _r, w = await asyncio.open_connection("127.0.0.1", tls_port(server))
     w.write(b"\x00" * 100)
     await w.drain()
     w.close()
