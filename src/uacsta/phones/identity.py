@@ -50,7 +50,7 @@ _UA_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "poly",
         re.compile(
-            r"Poly(?:com)?[\w]*-(?P<model>(?:VVX|CCX)_[\w]+)-UA/(?P<firmware>[\w.\-]+)", re.I
+            r"Poly(?:com)?\w*[-/](?P<model>(?:VVX|CCX|Edge)_[\w]+)-UA/(?P<firmware>[\w.\-]+)", re.I
         ),
     ),
     (

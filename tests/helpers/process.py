@@ -1,0 +1,82 @@
+"""Run the real ``uacsta`` command as a subprocess on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise AssertionError(
+            f"{binary} is not installed: .ci/run installs it (apt-get install sip-tester stunnel4)"
+        )
+    return path
+
+
+class UacstaProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, "UACSTA_DATA_DIR": str(data_dir),
+                    "UACSTA_HOST_NAME": "localhost"}
+        self.proc: subprocess.Popen[str] | None = None
+        self.tcp_port = free_port()
+        self.tls_port = free_port()
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "uacsta", *args], env=self.env, capture_output=True,
+            text=True, timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"uacsta {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def configure(self, password: str) -> None:
+        self.cli("settings", "set", "phone_connection.lan.address", "127.0.0.1")
+        self.cli("settings", "set", "phone_connection.lan.tcp_port", str(self.tcp_port))
+        self.cli("settings", "set", "phone_connection.lan.tls_port", str(self.tls_port))
+        self.cli("password", "phone", "--password", password)
+
+    def start(self) -> None:
+        log = open(self.data_dir / "serve.out", "w")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uacsta", "serve"], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("uacsta serve exited: " + self.output())
+            try:
+                socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("uacsta serve did not start: " + self.output())
+
+    def output(self) -> str:
+        return (self.data_dir / "serve.out").read_text()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+    def phones(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = json.loads(self.cli("phones", "list", "--json").stdout)
+        return result

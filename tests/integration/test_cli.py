@@ -1,0 +1,154 @@
+"""The uacsta command as an administrator uses it: clear messages, non-zero exits."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.helpers.process import UacstaProcess
+from uacsta.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> UacstaProcess:
+    proc = UacstaProcess(tmp_path / "data")
+    proc.data_dir.mkdir()
+    return proc
+
+
+class InProcess:
+    """The same commands through click's runner: the CLI code without a new
+    interpreter per call, for the many validation cases."""
+
+    def __init__(self, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("UACSTA_DATA_DIR", str(data_dir))
+        monkeypatch.delenv("UACSTA_CONFIG", raising=False)
+        self.runner = CliRunner()
+
+    def cli(self, *args: str, check: bool = True) -> Result:
+        result = self.runner.invoke(main, list(args))
+        if check and result.exit_code != 0:
+            raise AssertionError(f"uacsta {' '.join(args)} failed: {result.output}")
+        return result
+
+
+@pytest.fixture
+def fast_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> InProcess:
+    (tmp_path / "data").mkdir()
+    return InProcess(tmp_path / "data", monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("phone_connection.lan.tcp_port", "70000", "less than or equal to 65535"),
+        ("phone_connection.lan.tls_port", "5060", "cannot share a port"),
+        ("phone_connection.lan.address", "not-an-ip", "is not an IP address"),
+        ("advanced.sip_expiration", "5", "greater than or equal to 60"),
+        ("advanced.keepalive", "99999", "less than or equal to 3600"),
+        ("diagnostics.mac_filter", "AABBCCDDEEFF, nope", "'nope' is not a MAC address"),
+        ("diagnostics.log_level", "CHATTY", "log_level"),
+        ("advanced.no_such_thing", "1", "unknown setting"),
+        ("nosection.x", "1", "unknown settings section"),
+    ],
+)
+def test_bad_settings_are_refused_and_change_nothing(
+    fast_cli: InProcess, key: str, value: str, message: str
+) -> None:
+    before = fast_cli.cli("settings", "show").output
+    result = fast_cli.cli("settings", "set", key, value, check=False)
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert fast_cli.cli("settings", "show").output == before
+
+
+def test_settings_round_trip(fast_cli: InProcess) -> None:
+    fast_cli.cli("settings", "set", "diagnostics.mac_filter", "aabbccddeeff,001122334455")
+    fast_cli.cli("settings", "set", "advanced.sip_expiration", "600")
+    shown = json.loads(fast_cli.cli("settings", "show").output)
+    assert shown["diagnostics"]["mac_filter"] == ["AABBCCDDEEFF", "001122334455"]
+    assert shown["advanced"]["sip_expiration"] == 600
+    assert shown["phone_connection"]["lan"]["tcp_port"] == 5060
+
+
+def test_phone_commands_on_unknown_phone(fast_cli: InProcess) -> None:
+    result = fast_cli.cli("phones", "disable", "000413AABBCC", check=False)
+    assert result.exit_code != 0 and "no phone 000413AABBCC" in result.output
+    bad = fast_cli.cli("phones", "enable", "xyz", check=False)
+    assert bad.exit_code != 0 and "not a MAC address" in bad.output
+    assert "No phones yet" in fast_cli.cli("phones", "list").output
+
+
+def test_port_in_use_is_a_clear_error(cli: UacstaProcess) -> None:
+    cli.configure("pw-12345")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", cli.tcp_port))
+        busy.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "uacsta", "serve"], env=cli.env, capture_output=True,
+            text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"phone LAN TCP port {cli.tcp_port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_bad_database_url(cli: UacstaProcess) -> None:
+    cli.env["UACSTA_DATABASE_URL"] = "mysql://x/y"
+    result = cli.cli("phones", "list", check=False)
+    assert result.returncode != 0 and "unsupported database 'mysql'" in result.stderr
+    cli.env["UACSTA_DATABASE_URL"] = "sqlite+aiosqlite:////nonexistent/folder/x.db"
+    result = cli.cli("phones", "list", check=False)
+    assert result.returncode != 0 and "does not exist" in result.stderr
+
+
+def test_unreadable_or_mismatched_certificate(cli: UacstaProcess, tmp_path: Path) -> None:
+    cli.configure("pw-12345")
+    cli.cli("settings", "set", "tls.cert_file", str(tmp_path / "missing.pem"), check=False)
+    result = cli.cli("settings", "set", "tls.key_file", str(tmp_path / "missing.key"), check=False)
+    assert result.returncode != 0  # set one at a time: the pair rule refuses it
+    result = cli.cli(
+        "settings", "set", "tls",
+        json.dumps({"cert_file": str(tmp_path / "missing.pem"),
+                    "key_file": str(tmp_path / "missing.key")}),
+        check=False,
+    )
+    assert result.returncode != 0 and "SECTION.NAME" in result.stderr
+    # a real certificate with another certificate's key
+    from uacsta.net import tls
+
+    a = tls.generate(tmp_path / "a", "a.example")
+    b = tls.generate(tmp_path / "b", "b.example")
+    env_db = cli.data_dir / "uacsta.db"
+    assert env_db.exists()
+    import asyncio
+
+    from uacsta.store import repo
+    from uacsta.store.db import Database
+
+    async def put(cert: str, key: str) -> None:
+        db = Database(f"sqlite+aiosqlite:///{env_db}")
+        await repo.save_section(db, "tls", {"cert_file": cert, "key_file": key})
+        await db.close()
+
+    asyncio.run(put(str(a.cert), str(b.key)))
+    result = subprocess.run([sys.executable, "-m", "uacsta", "serve"], env=cli.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "does not match the certificate" in result.stderr
+    asyncio.run(put(str(tmp_path / "missing.pem"), str(a.key)))
+    result = cli.cli("cert", "show", check=False)
+    assert result.returncode != 0 and "cannot read certificate" in result.stderr
+
+
+def test_cert_show_and_client_password(fast_cli: InProcess) -> None:
+    out = fast_cli.cli("cert", "show").output
+    assert "Local CA" in out and "SHA-256" in out
+    fast_cli.cli("password", "client", "crm-dialer", "--password", "pw")
+    bad = fast_cli.cli("password", "client", "bad name", "--password", "pw", check=False)
+    assert bad.exit_code != 0 and "not a valid client login name" in bad.output
+    assert fast_cli.cli("password", "client", "crm-dialer", "--remove").exit_code == 0
