@@ -152,6 +152,7 @@ class UacstaServer:
                 f"{ca_info.sha256 if ca_info else '?'})"
             )
         context = tls.server_context(paths)
+        tls.tune_asyncio_tls_buffers()
         endpoint = PhoneEndpoint(self.registrar, lambda: asyncio.get_running_loop().time())
         registrar = self.registrar
         self.phones = SipService(

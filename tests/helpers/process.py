@@ -31,16 +31,18 @@ def require(binary: str) -> str:
 class UacstaProcess:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.env = {**os.environ, "UACSTA_DATA_DIR": str(data_dir),
-                    "UACSTA_HOST_NAME": "localhost"}
+        self.env = {**os.environ, "UACSTA_DATA_DIR": str(data_dir), "UACSTA_HOST_NAME": "localhost"}
         self.proc: subprocess.Popen[str] | None = None
         self.tcp_port = free_port()
         self.tls_port = free_port()
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "uacsta", *args], env=self.env, capture_output=True,
-            text=True, timeout=60,
+            [sys.executable, "-m", "uacsta", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"uacsta {' '.join(args)} failed: {result.stderr}")
@@ -55,8 +57,11 @@ class UacstaProcess:
     def start(self) -> None:
         log = open(self.data_dir / "serve.out", "w")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uacsta", "serve"], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "uacsta", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

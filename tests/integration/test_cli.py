@@ -91,8 +91,11 @@ def test_port_in_use_is_a_clear_error(cli: UacstaProcess) -> None:
         busy.bind(("127.0.0.1", cli.tcp_port))
         busy.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "uacsta", "serve"], env=cli.env, capture_output=True,
-            text=True, timeout=60,
+            [sys.executable, "-m", "uacsta", "serve"],
+            env=cli.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode != 0
     assert f"phone LAN TCP port {cli.tcp_port} on 127.0.0.1 is already in use" in result.stderr
@@ -113,9 +116,12 @@ def test_unreadable_or_mismatched_certificate(cli: UacstaProcess, tmp_path: Path
     result = cli.cli("settings", "set", "tls.key_file", str(tmp_path / "missing.key"), check=False)
     assert result.returncode != 0  # set one at a time: the pair rule refuses it
     result = cli.cli(
-        "settings", "set", "tls",
-        json.dumps({"cert_file": str(tmp_path / "missing.pem"),
-                    "key_file": str(tmp_path / "missing.key")}),
+        "settings",
+        "set",
+        "tls",
+        json.dumps(
+            {"cert_file": str(tmp_path / "missing.pem"), "key_file": str(tmp_path / "missing.key")}
+        ),
         check=False,
     )
     assert result.returncode != 0 and "SECTION.NAME" in result.stderr
@@ -137,8 +143,13 @@ def test_unreadable_or_mismatched_certificate(cli: UacstaProcess, tmp_path: Path
         await db.close()
 
     asyncio.run(put(str(a.cert), str(b.key)))
-    result = subprocess.run([sys.executable, "-m", "uacsta", "serve"], env=cli.env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "uacsta", "serve"],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "does not match the certificate" in result.stderr
     asyncio.run(put(str(tmp_path / "missing.pem"), str(a.key)))
     result = cli.cli("cert", "show", check=False)

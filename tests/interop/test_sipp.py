@@ -32,11 +32,31 @@ def uacsta(tmp_path: Path) -> Iterator[UacstaProcess]:
 def sipp(port: int, scenario: str, mac: str, password: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            require("sipp"), f"127.0.0.1:{port}", "-t", "t1", "-sf", str(SCENARIOS / scenario),
-            "-s", mac, "-au", mac, "-ap", password, "-m", "1", "-nostdin", "-i", "127.0.0.1",
-            "-timeout", "20s", "-timeout_error",
+            require("sipp"),
+            f"127.0.0.1:{port}",
+            "-t",
+            "t1",
+            "-sf",
+            str(SCENARIOS / scenario),
+            "-s",
+            mac,
+            "-au",
+            mac,
+            "-ap",
+            password,
+            "-m",
+            "1",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "20s",
+            "-timeout_error",
         ],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -69,8 +89,12 @@ def test_sipp_registers_over_tls_through_stunnel(uacsta: UacstaProcess, tmp_path
         f"CAfile = {uacsta.data_dir / 'certs' / 'ca.pem'}\n"
         "verifyChain = yes\ncheckHost = localhost\n"
     )
-    tunnel = subprocess.Popen([require("stunnel4"), str(conf)], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    tunnel = subprocess.Popen(
+        [require("stunnel4"), str(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         time.sleep(0.5)
         run = sipp(local, "register.xml", "000413AABBCC", PASSWORD, tmp_path)

@@ -30,14 +30,22 @@ def test_normalise_user(user: str, expected: str | None) -> None:
         ("snomD785/10.1.54.13", "snom", "D785", "10.1.54.13"),
         ("snom821/8.7.5.35", "snom", "821", "8.7.5.35"),
         ("Yealink SIP-T46G 28.81.0.15", "yealink", "SIP-T46G", "28.81.0.15"),
-        ("Aastra 6869i/4.1.0.2033 Brcm Callctrl/1.5.1.0 MxSF/v3.2.6.26", "mitel", "6869i",
-         "4.1.0.2033"),
+        (
+            "Aastra 6869i/4.1.0.2033 Brcm Callctrl/1.5.1.0 MxSF/v3.2.6.26",
+            "mitel",
+            "6869i",
+            "4.1.0.2033",
+        ),
         ("Mitel 6867i/5.1.0.1024", "mitel", "6867i", "5.1.0.1024"),
         ("PolycomVVX-VVX_411-UA/6.1.0.6189", "poly", "VVX 411", "6.1.0.6189"),
         ("Poly/CCX_600-UA/7.2.0.1", "poly", "CCX 600", "7.2.0.1"),
         ("Auerswald COMfortel 2600 IP/2.8A", "auerswald", "COMfortel 2600 IP", "2.8A"),
-        ("Gigaset N870 IP PRO/83.V2.39.0+build.a546b31;IPUI=0328D3C909", "gigaset",
-         "N870 IP PRO", "83.V2.39.0+build.a546b31"),
+        (
+            "Gigaset N870 IP PRO/83.V2.39.0+build.a546b31;IPUI=0328D3C909",
+            "gigaset",
+            "N870 IP PRO",
+            "83.V2.39.0+build.a546b31",
+        ),
     ],
 )
 def test_user_agents(ua: str, vendor: str, model: str, firmware: str) -> None:

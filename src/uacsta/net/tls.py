@@ -223,6 +223,20 @@ def info(path: Path) -> CertificateInfo:
     )
 
 
+def tune_asyncio_tls_buffers(size: int = 16 * 1024) -> None:
+    """Shrink the read buffer asyncio allocates for every TLS connection.
+
+    CPython's ``asyncio.sslproto.SSLProtocol`` keeps a ``max_size`` (256 KiB)
+    bytearray per connection for decrypted reads: 2.5 GiB for 10,000 phones.
+    A TLS record carries at most 16 KiB, and a longer CSTA message just takes
+    two reads: 16 KiB costs nothing but the memory we keep.
+    """
+    import asyncio.sslproto
+
+    if getattr(asyncio.sslproto.SSLProtocol, "max_size", size) > size:
+        asyncio.sslproto.SSLProtocol.max_size = size
+
+
 def server_context(paths: CertificatePaths) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from ..net.connection import SipConnection
-from ..sip.address import parse_via
+from ..sip.address import Via
 from ..sip.errors import SipParseError
 from ..sip.message import Request, Response, build_response
 from ..sip.uas import UasPolicy, precheck_request
@@ -24,14 +24,10 @@ POLICY = UasPolicy(allow=tuple(ALLOW.split(", ")))
 def stamp_received(req: Request, ip: str, port: int) -> None:
     """RFC 3261 18.2.1 and RFC 3581: note where the request really came from."""
     vias = req.headers.get_all("Via")
-    if not vias:
-        return
-    try:
-        top = parse_via(vias[0].split(",")[0]) if "," not in vias[0] else None
-    except SipParseError:
-        return
-    if top is None:
-        return
+    if not vias or "," in vias[0]:
+        return  # several values on the first line: rare, left as they are
+    top = req.vias[0]  # parsed (and checked) already
+    top = Via(top.transport, top.host, top.port, dict(top.params), top.protocol)
     changed = False
     if top.host.strip("[]") != ip:
         top.params["received"] = ip

@@ -48,6 +48,8 @@ def split_host_port(hostport: str) -> tuple[str, int | None]:
 
 def split_top_level(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside quoted strings and angle brackets."""
+    if '"' not in text and "<" not in text:
+        return text.split(sep)
     parts: list[str] = []
     depth = 0
     in_quote = False
@@ -82,6 +84,9 @@ def read_quoted(text: str, start: int) -> tuple[str, int]:
 
     Returns the unescaped content and the index after the closing quote.
     """
+    end = text.find('"', start + 1)
+    if end > 0 and "\\" not in text[start + 1 : end]:
+        return text[start + 1 : end], end + 1
     out: list[str] = []
     i = start + 1
     n = len(text)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import overload
+from collections.abc import Callable, Iterator
+from typing import TypeVar, cast, overload
 
 from .grammar import split_top_level
 
@@ -126,46 +126,75 @@ SINGLE_HEADERS = frozenset(
 )
 
 
+_NAME_CACHE: dict[str, str] = {}
+
+
 def canonical_name(name: str) -> str:
-    lower = name.lower()
-    if lower in COMPACT_FORMS:
-        return COMPACT_FORMS[lower]
-    return _CANONICAL.get(lower, name)
+    canon = _NAME_CACHE.get(name)
+    if canon is None:
+        lower = name.lower()
+        canon = COMPACT_FORMS.get(lower) or _CANONICAL.get(lower, name)
+        if len(_NAME_CACHE) < 4096:  # bounded: peers choose the names
+            _NAME_CACHE[name] = canon
+    return canon
+
+
+T = TypeVar("T")
 
 
 class Headers:
-    """Ordered header fields; names compared case-insensitively, compact forms expanded."""
+    """Ordered header fields; names compared case-insensitively, compact forms expanded.
 
-    __slots__ = ("_items",)
+    Parsed views of header values (From, Via, ...) are cached here and dropped
+    on any change, so that a message is parsed once however often it is read.
+    Treat what :meth:`cached` returns as read-only.
+    """
+
+    __slots__ = ("_items", "_parsed")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str]] = []
+        # (canonical name, value, lower-case key)
+        self._items: list[tuple[str, str, str]] = []
+        self._parsed: dict[str, object] | None = None
         for name, value in items or ():
             self.add(name, value)
 
+    def cached(self, key: str, parse: Callable[[], T]) -> T:
+        if self._parsed is None:
+            self._parsed = {}
+        elif key in self._parsed:
+            return cast(T, self._parsed[key])
+        value = parse()
+        self._parsed[key] = value
+        return value
+
     def add(self, name: str, value: str) -> None:
-        self._items.append((canonical_name(name), value))
+        canon = canonical_name(name)
+        self._items.append((canon, value, canon.lower()))
+        self._parsed = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every field of that name by one, kept at the first one's place."""
         canon = canonical_name(name)
         key = canon.lower()
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, str]] = []
         placed = False
         for item in self._items:
-            if item[0].lower() == key:
+            if item[2] == key:
                 if not placed:
-                    out.append((canon, value))
+                    out.append((canon, value, key))
                     placed = True
             else:
                 out.append(item)
         if not placed:
-            out.append((canon, value))
+            out.append((canon, value, key))
         self._items = out
+        self._parsed = None
 
     def remove(self, name: str) -> None:
         key = canonical_name(name).lower()
-        self._items = [item for item in self._items if item[0].lower() != key]
+        self._items = [item for item in self._items if item[2] != key]
+        self._parsed = None
 
     @overload
     def get(self, name: str) -> str | None: ...
@@ -173,15 +202,15 @@ class Headers:
     def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         key = canonical_name(name).lower()
-        for item_name, value in self._items:
-            if item_name.lower() == key:
-                return value
+        for item in self._items:
+            if item[2] == key:
+                return item[1]
         return default
 
     def get_all(self, name: str) -> list[str]:
         """Every field line of that name, as received (not split at commas)."""
         key = canonical_name(name).lower()
-        return [value for item_name, value in self._items if item_name.lower() == key]
+        return [item[1] for item in self._items if item[2] == key]
 
     def get_list(self, name: str) -> list[str]:
         """The values of a list header, split at top-level commas and trimmed."""
@@ -197,7 +226,7 @@ class Headers:
         return isinstance(name, str) and self.get(name) is not None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return ((item[0], item[1]) for item in self._items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -208,4 +237,4 @@ class Headers:
         return new
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({list(self)!r})"

@@ -80,31 +80,44 @@ class _Message:
 
     @property
     def cseq(self) -> CSeq:
-        return parse_cseq(self.headers.get("CSeq") or "")
+        h = self.headers
+        return h.cached("cseq", lambda: parse_cseq(h.get("CSeq") or ""))
 
     @property
     def vias(self) -> list[Via]:
-        out: list[Via] = []
-        for value in self.headers.get_all("Via"):
-            out.extend(parse_via_list(value))
-        return out
+        h = self.headers
+
+        def parse() -> list[Via]:
+            out: list[Via] = []
+            for value in h.get_all("Via"):
+                out.extend(parse_via_list(value))
+            return out
+
+        return h.cached("via", parse)
 
     @property
     def from_(self) -> NameAddr:
-        return parse_name_addr(self.headers.get("From") or "", "From")
+        h = self.headers
+        return h.cached("from", lambda: parse_name_addr(h.get("From") or "", "From"))
 
     @property
     def to(self) -> NameAddr:
-        return parse_name_addr(self.headers.get("To") or "", "To")
+        h = self.headers
+        return h.cached("to", lambda: parse_name_addr(h.get("To") or "", "To"))
 
     @property
     def contacts(self) -> list[NameAddr]:
-        out: list[NameAddr] = []
-        for value in self.headers.get_all("Contact"):
-            if value.strip() == "*":
-                continue
-            out.extend(parse_name_addr_list(value, "Contact"))
-        return out
+        h = self.headers
+
+        def parse() -> list[NameAddr]:
+            out: list[NameAddr] = []
+            for value in h.get_all("Contact"):
+                if value.strip() == "*":
+                    continue
+                out.extend(parse_name_addr_list(value, "Contact"))
+            return out
+
+        return h.cached("contact", parse)
 
     @property
     def content_type(self) -> str | None:
@@ -202,9 +215,13 @@ def check_core_headers(msg: Request | Response) -> None:
     for name in ("Via", "From", "To", "Call-ID", "CSeq"):
         if name not in h:
             raise SipParseError(f"missing {name} header")
-    for name in SINGLE_HEADERS:
-        if h.count(name) > 1:
-            raise SipParseError(f"more than one {canonical_name(name)} header")
+    seen: set[str] = set()
+    for name, _ in h:
+        key = name.lower()
+        if key in SINGLE_HEADERS:
+            if key in seen:
+                raise SipParseError(f"more than one {canonical_name(name)} header")
+            seen.add(key)
     if not msg.vias:
         raise SipParseError("empty Via header")
     msg.from_  # noqa: B018 - parsing is the check

@@ -10,7 +10,7 @@ from .grammar import format_params, parse_params, split_host_port
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*):(.+)$", re.S)
 # Characters that never appear unescaped in a URI (they end it in a header).
-_FORBIDDEN = frozenset(' \t\r\n<>"')
+_FORBIDDEN = re.compile(r'[ \t\r\n<>"]')
 _PHONE_RE = re.compile(r"^\+?[0-9A-Fa-f*#.\-()pPwW]+$")
 
 
@@ -80,7 +80,7 @@ Uri = SipUri | TelUri | AbsoluteUri
 
 
 def parse_uri(text: str) -> Uri:
-    if not text or any(c in _FORBIDDEN for c in text):
+    if not text or _FORBIDDEN.search(text):
         raise SipParseError(f"bad URI {text[:60]!r}")
     m = _SCHEME_RE.match(text)
     if not m:

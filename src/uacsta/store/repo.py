@@ -153,11 +153,28 @@ async def get_phone(db: Database, mac: str) -> Phone | None:
         return await s.get(Phone, mac)
 
 
+_PHONE_COLUMNS = [c.name for c in Phone.__table__.columns]
+
+
 async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
-    """Insert or update whole rows (the registrar's write-behind batches)."""
+    """Insert or update whole rows (the registrar's write-behind batches) with
+    one native upsert statement, not a SELECT per row."""
+    if not phones:
+        return
+    rows = [{name: getattr(p, name) for name in _PHONE_COLUMNS} for p in phones]
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert: Any = (
+        postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    )
     async with db.session() as s, s.begin():
-        for phone in phones:
-            await s.merge(phone)
+        for start in range(0, len(rows), 500):  # SQLite's bound-parameter limit
+            stmt = dialect_insert(Phone).values(rows[start : start + 500])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[Phone.mac],
+                set_={name: stmt.excluded[name] for name in _PHONE_COLUMNS if name != "mac"},
+            )
+            await s.execute(stmt)
 
 
 async def set_enabled(db: Database, mac: str, enabled: bool) -> bool:
