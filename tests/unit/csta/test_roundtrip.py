@@ -34,21 +34,68 @@ def test_error_codes_round_trip(err: CSTAErrorCode, edition: int) -> None:
 def test_every_manual_service_and_event_is_modelled() -> None:
     from uacsta.csta.model import BY_ROOT
 
-    manual = (
-        "GetLogicalDeviceInformation GetPhysicalDeviceInformation GetSwitchingFunctionDevices "
-        "SwitchingFunctionDevices SystemRegister SystemRegisterAbort SystemRegisterCancel "
-        "RequestSystemStatus SwFunctionDevicesChanged MonitorStart MonitorStop SnapshotDevice "
-        "SnapshotCall AlternateCall AnswerCall ClearConnection ConferenceCall ConsultationCall "
-        "DeflectCall DialDigits DirectedPickupCall HoldCall MakeCall ReconnectCall RetrieveCall "
-        "SingleStepConferenceCall SingleStepTransferCall TransferCall CallClearedEvent "
-        "ConferencedEvent ConnectionClearedEvent DeliveredEvent DigitsDialedEvent DivertedEvent "
-        "EstablishedEvent FailedEvent HeldEvent NetworkCapabilitiesChangedEvent "
-        "NetworkReachedEvent OfferedEvent OriginatedEvent QueuedEvent RetrievedEvent "
-        "ServiceInitiatedEvent TransferedEvent GenerateDigits DigitsGeneratedEvent "
-        "GetMessageWaitingIndicator SetMessageWaitingIndicator MessageWaitingEvent "
-        "GetDoNotDisturb SetDoNotDisturb DoNotDisturbEvent GetForwarding SetForwarding "
-        "ForwardingEvent BackInServiceEvent OutOfServiceEvent GetCSTAFeatures SystemStatus "
-    ).split()
+    manual = [
+        "GetLogicalDeviceInformation",
+        "GetPhysicalDeviceInformation",
+        "GetSwitchingFunctionDevices",
+        "SwitchingFunctionDevices",
+        "SystemRegister",
+        "SystemRegisterAbort",
+        "SystemRegisterCancel",
+        "RequestSystemStatus",
+        "SwFunctionDevicesChanged",
+        "MonitorStart",
+        "MonitorStop",
+        "SnapshotDevice",
+        "SnapshotCall",
+        "AlternateCall",
+        "AnswerCall",
+        "ClearConnection",
+        "ConferenceCall",
+        "ConsultationCall",
+        "DeflectCall",
+        "DialDigits",
+        "DirectedPickupCall",
+        "HoldCall",
+        "MakeCall",
+        "ReconnectCall",
+        "RetrieveCall",
+        "SingleStepConferenceCall",
+        "SingleStepTransferCall",
+        "TransferCall",
+        "CallClearedEvent",
+        "ConferencedEvent",
+        "ConnectionClearedEvent",
+        "DeliveredEvent",
+        "DigitsDialedEvent",
+        "DivertedEvent",
+        "EstablishedEvent",
+        "FailedEvent",
+        "HeldEvent",
+        "NetworkCapabilitiesChangedEvent",
+        "NetworkReachedEvent",
+        "OfferedEvent",
+        "OriginatedEvent",
+        "QueuedEvent",
+        "RetrievedEvent",
+        "ServiceInitiatedEvent",
+        "TransferedEvent",
+        "GenerateDigits",
+        "DigitsGeneratedEvent",
+        "GetMessageWaitingIndicator",
+        "SetMessageWaitingIndicator",
+        "MessageWaitingEvent",
+        "GetDoNotDisturb",
+        "SetDoNotDisturb",
+        "DoNotDisturbEvent",
+        "GetForwarding",
+        "SetForwarding",
+        "ForwardingEvent",
+        "BackInServiceEvent",
+        "OutOfServiceEvent",
+        "GetCSTAFeatures",
+        "SystemStatus",
+    ]
     missing = [name for name in manual if name not in BY_ROOT]
     assert not missing
     requests = [n for n in manual if not n.endswith("Event") and BY_ROOT[n].KIND.value == "request"]
