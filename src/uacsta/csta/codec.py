@@ -73,11 +73,19 @@ class _Invalid(Exception):
     pass
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(el: etree._Element) -> str:
     tag = el.tag
     if not isinstance(tag, str):
         return ""
-    return tag.rpartition("}")[2]
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2]
+        if len(_LOCAL_NAMES) < 10000:  # bounded: peers choose the tags
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def edition_of(namespace: str | None) -> int | None:
@@ -101,6 +109,10 @@ class _Field:
     base: Any
     optional: bool
     item: str | None  # list item element name
+
+    @property
+    def decoder(self) -> Callable[[etree._Element, str], Any]:
+        return _decoder_for(self.base)
 
 
 @functools.cache
@@ -127,9 +139,21 @@ def _plan(cls: type) -> tuple[_Field, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    by_xml: dict[str, tuple[_Field, Callable[[etree._Element, str], Any]]]
+    required: tuple[_Field, ...]
+    has_unknown: bool
+
+
 @functools.cache
-def _by_xml(cls: type) -> dict[str, _Field]:
-    return {f.xml: f for f in _plan(cls)}
+def _meta(cls: type) -> _Meta:
+    plan = _plan(cls)
+    return _Meta(
+        by_xml={f.xml: (f, f.decoder) for f in plan},
+        required=tuple(f for f in plan if not f.optional),
+        has_unknown=any(f.name == "unknown" for f in dataclasses.fields(cls)),
+    )
 
 
 # -- decoding ---------------------------------------------------------------------------------
@@ -170,35 +194,37 @@ def _text(el: etree._Element) -> str:
 
 
 def _decode_struct(cls: type, el: etree._Element, where: str) -> Any:
-    plan = _by_xml(cls)
+    meta = _meta(cls)
+    by_xml = meta.by_xml
     values: dict[str, Any] = {}
     unknown: list[RawXml] = []
-    has_unknown = any(f.name == "unknown" for f in dataclasses.fields(cls))
+    names = _LOCAL_NAMES
     for child in el:
-        if not isinstance(child.tag, str):
+        name = names.get(child.tag) or _local(child)  # type: ignore[arg-type]
+        if not name:
             continue
-        name = _local(child)
-        f = plan.get(name)
-        if f is None:
-            if name == "extensions" and has_unknown:
-                values["extensions"] = RawXml(etree.tostring(child))
-            elif has_unknown:
-                unknown.append(RawXml(etree.tostring(child)))
+        entry = by_xml.get(name)
+        if entry is None:
+            if meta.has_unknown:
+                if name == "extensions":
+                    values["extensions"] = _raw(child, where)
+                else:
+                    unknown.append(_raw(child, where))
             continue
+        f, decoder = entry
         if f.attr in values:
             continue  # a repeated element: the first one counts
         if f.item is not None:
+            item_name = f.item
             values[f.attr] = [
-                _decode_value(f.base, item, f"{where}/{name}")
-                for item in child
-                if isinstance(item.tag, str) and _local(item) == f.item
+                decoder(item, where) for item in child if _local(item) == item_name
             ]
         else:
-            values[f.attr] = _decode_value(f.base, child, f"{where}/{name}")
-    for f in _plan(cls):
-        if f.attr not in values and not f.optional:
+            values[f.attr] = decoder(child, where)
+    for f in meta.required:
+        if f.attr not in values:
             raise _Invalid(f"missing {f.xml}")
-    if has_unknown and unknown:
+    if unknown:
         values["unknown"] = unknown
     try:
         return cls(**values)
@@ -206,19 +232,31 @@ def _decode_struct(cls: type, el: etree._Element, where: str) -> Any:
         raise _Invalid(str(exc)) from None
 
 
-def _decode_value(base: Any, el: etree._Element, where: str) -> Any:
+@functools.cache
+def _decoder_for(base: Any) -> Callable[[etree._Element, str], Any]:
     decoder = _DECODERS.get(base)
     if decoder is not None:
-        return decoder(el, where)
+        return decoder
     if isinstance(base, type) and issubclass(base, OpenEnum):
-        text = _text(el)
-        try:
-            return base(text)
-        except ValueError:
-            raise _Invalid(f"{where}: bad value {text[:40]!r}") from None
+        enum_cls = base
+
+        members = enum_cls._value2member_map_
+
+        def decode_enum(el: etree._Element, where: str) -> Any:
+            text = _text(el)
+            member = members.get(text)
+            if member is not None:
+                return member
+            try:
+                return enum_cls(text)
+            except ValueError:
+                raise _Invalid(f"{where}: bad value {text[:40]!r}") from None
+
+        return decode_enum
     if dataclasses.is_dataclass(base):
-        return _decode_struct(base, el, where)  # type: ignore[arg-type]
-    raise _Invalid(f"{where}: cannot decode {base!r}")  # pragma: no cover - model bug
+        struct_cls = cast(type, base)
+        return lambda el, where: _decode_struct(struct_cls, el, f"{where}/{_local(el)}")
+    raise TypeError(f"cannot decode {base!r}")  # pragma: no cover - a model bug
 
 
 def _decode_int(el: etree._Element, where: str) -> int:
@@ -246,13 +284,13 @@ _ID_FORMS = {
 
 
 def _decode_device(el: etree._Element, where: str) -> DeviceID:
-    children = [c for c in el if isinstance(c.tag, str)]
     ton = el.get("typeOfNumber")
-    if not children:
+    if not len(el):
         value = _text(el)
         if not value:
             raise _Invalid(f"{where}: empty device identifier")
         return DeviceID(value, ton)
+    children = [c for c in el if isinstance(c.tag, str)]
     child = children[0]
     form = _ID_FORMS.get(_local(child))
     if form is None or len(children) > 1:
@@ -260,18 +298,19 @@ def _decode_device(el: etree._Element, where: str) -> DeviceID:
     return DeviceID(_text(child), ton or child.get("typeOfNumber"), form)
 
 
+_CHOICES = {c.value: c for c in DeviceChoice}
+
+
 def _decode_event_device(el: etree._Element, where: str) -> EventDevice:
-    children = [c for c in el if isinstance(c.tag, str)]
-    if not children:
+    if not len(el):
         text = _text(el)
         if text:  # some phones write the identifier directly
             return EventDevice(DeviceChoice.DEVICE_IDENTIFIER, DeviceID(text))
         raise _Invalid(f"{where}: empty device")
-    child = children[0]
-    try:
-        choice = DeviceChoice(_local(child))
-    except ValueError:
-        raise _Invalid(f"{where}: unexpected {_local(child)!r}") from None
+    child = el[0]
+    choice = _CHOICES.get(_local(child))
+    if choice is None:
+        raise _Invalid(f"{where}: unexpected {_local(child)!r}")
     if choice is DeviceChoice.DEVICE_IDENTIFIER:
         return EventDevice(choice, _decode_device(child, where))
     return EventDevice(choice)
@@ -297,8 +336,19 @@ def _decode_connection(el: etree._Element, where: str) -> ConnectionID:
     return ConnectionID(call_id, device)
 
 
+def _raw(el: etree._Element, where: str) -> RawXml:
+    """An element kept to be relayed: it must stand on its own as XML (the
+    fuzzer found namespace URIs libxml2 reads once but not twice)."""
+    data = etree.tostring(el)
+    try:
+        etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError:
+        raise _Invalid(f"{where}: element {_local(el)!r} cannot be relayed as XML") from None
+    return RawXml(data)
+
+
 def _decode_raw(el: etree._Element, where: str) -> RawXml:
-    return RawXml(etree.tostring(el))
+    return _raw(el, where)
 
 
 def _decode_str(el: etree._Element, where: str) -> str:
@@ -330,7 +380,10 @@ def _decode_error(root: etree._Element) -> CSTAErrorCode:
         return CSTAErrorCode(category=category, raw=RawXml(etree.tostring(child)), unknown=unknown)
     kind = VALUES[category]
     text = _text(child)
-    value = str(kind(text)) if kind is not None and text else text
+    try:
+        value = str(kind(text)) if kind is not None and text else text
+    except ValueError:
+        raise _Invalid(f"bad {category.value} error value {text[:40]!r}") from None
     return CSTAErrorCode(category=category, value=value, unknown=unknown)
 
 
@@ -338,38 +391,44 @@ def _decode_error(root: etree._Element) -> CSTAErrorCode:
 
 
 def encode(msg: CstaMessage | CSTAErrorCode, edition: int = 5) -> bytes:
-    """The XML document for ``msg`` in the namespace of ``edition`` (3 to 6)."""
+    """The XML document for ``msg`` in the namespace of ``edition`` (3 to 6).
+
+    Built as text (escaped here) rather than as an lxml tree: several times
+    faster, and the output is the same canonical form.
+    """
     ns = NAMESPACES[edition]
-    q = functools.partial(_qname, ns)
+    out: list[str] = []
     if isinstance(msg, CSTAErrorCode):
-        root = etree.Element(q("CSTAErrorCode"), nsmap={None: ns})
+        root = "CSTAErrorCode"
         if msg.category is ErrorCategory.PRIVATE_ERROR_CODE and msg.raw is not None:
-            root.append(etree.fromstring(msg.raw.xml, _PARSER))
+            out.append(_raw_text(msg.raw))
+        elif msg.value:
+            out.append(f"<{msg.category.value}>{_esc(msg.value)}</{msg.category.value}>")
         else:
-            child = etree.SubElement(root, q(msg.category.value))
-            if msg.value:
-                child.text = msg.value
-        _append_raw(root, msg.unknown)
+            out.append(f"<{msg.category.value}/>")
+        out.extend(_raw_text(r) for r in msg.unknown)
     else:
-        root = etree.Element(q(msg.root()), nsmap={None: ns})
-        _encode_struct(q, root, msg)
-        _append_raw(root, msg.unknown)
+        root = msg.root()
+        _encode_struct(out, msg)
+        out.extend(_raw_text(r) for r in msg.unknown)
         if msg.extensions is not None:
-            _append_raw(root, [msg.extensions])
-    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+            out.append(_raw_text(msg.extensions))
+    text = f'<{root} xmlns="{ns}">' + "".join(out) + f"</{root}>"
+    return XML_DECLARATION + text.encode("utf-8")
 
 
-@functools.cache
-def _qname(ns: str, name: str) -> str:
-    return f"{{{ns}}}{name}"
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
 
-def _append_raw(parent: etree._Element, raws: list[RawXml]) -> None:
-    for raw in raws:
-        parent.append(etree.fromstring(raw.xml, _PARSER))
+def _esc(text: str) -> str:
+    return text.translate(_ESCAPES)
 
 
-def _encode_struct(q: Callable[[str], str], parent: etree._Element, obj: Any) -> None:
+def _raw_text(raw: RawXml) -> str:
+    return raw.xml.decode("utf-8")
+
+
+def _encode_struct(out: list[str], obj: Any) -> None:
     for f in _plan(cast(type, type(obj))):
         value = getattr(obj, f.attr)
         if value is None:
@@ -377,50 +436,55 @@ def _encode_struct(q: Callable[[str], str], parent: etree._Element, obj: Any) ->
         if f.item is not None:
             if not value:
                 continue
-            wrapper = etree.SubElement(parent, q(f.xml))
+            out.append(f"<{f.xml}>")
             for item in value:
-                _encode_value(q, etree.SubElement(wrapper, q(f.item)), f.base, item)
-            continue
-        if f.base is RawXml:
-            parent.append(etree.fromstring(value.xml, _PARSER))
-            continue
-        _encode_value(q, etree.SubElement(parent, q(f.xml)), f.base, value)
+                _encode_value(out, f.item, f.base, item)
+            out.append(f"</{f.xml}>")
+        elif f.base is RawXml:
+            out.append(_raw_text(value))
+        else:
+            _encode_value(out, f.xml, f.base, value)
 
 
-def _encode_value(q: Callable[[str], str], el: etree._Element, base: Any, value: Any) -> None:
+def _encode_value(out: list[str], name: str, base: Any, value: Any) -> None:
     if base is bool:
-        el.text = "true" if value else "false"
-    elif base is str or base is int:
-        el.text = str(value)
+        out.append(f"<{name}>{'true' if value else 'false'}</{name}>")
+    elif base is str:
+        out.append(f"<{name}>{_esc(value)}</{name}>")
+    elif base is int:
+        out.append(f"<{name}>{value}</{name}>")
     elif isinstance(value, OpenEnum):
-        el.text = value.value
+        out.append(f"<{name}>{_esc(value.value)}</{name}>")
     elif base is DeviceID:
-        _encode_device(q, el, value)
+        _encode_device(out, name, value)
     elif base is EventDevice:
-        child = etree.SubElement(el, q(value.choice.value))
-        if value.device is not None:
-            _encode_device(q, child, value.device)
+        choice = value.choice.value
+        if value.device is None:
+            out.append(f"<{name}><{choice}/></{name}>")
+        else:
+            out.append(f"<{name}>")
+            _encode_device(out, choice, value.device)
+            out.append(f"</{name}>")
     elif base is ConnectionID:
         if value.callID_as_text and value.deviceID is None:
-            el.text = value.callID
-        else:
-            if value.callID is not None:
-                etree.SubElement(el, q("callID")).text = value.callID
-            if value.deviceID is not None:
-                _encode_device(q, etree.SubElement(el, q("deviceID")), value.deviceID)
-    elif base is RawXml:  # pragma: no cover - handled by the caller
-        raise AssertionError("raw values are appended whole")
+            out.append(f"<{name}>{_esc(value.callID or '')}</{name}>")
+            return
+        out.append(f"<{name}>")
+        if value.callID is not None:
+            out.append(f"<callID>{_esc(value.callID)}</callID>")
+        if value.deviceID is not None:
+            _encode_device(out, "deviceID", value.deviceID)
+        out.append(f"</{name}>")
     else:
-        _encode_struct(q, el, value)
+        out.append(f"<{name}>")
+        _encode_struct(out, value)
+        out.append(f"</{name}>")
 
 
-def _encode_device(q: Callable[[str], str], el: etree._Element, device: DeviceID) -> None:
+def _encode_device(out: list[str], name: str, device: DeviceID) -> None:
+    ton = f' typeOfNumber="{_esc(device.typeOfNumber)}"' if device.typeOfNumber is not None else ""
     if device.form is DeviceForm.TEXT:
-        el.text = device.value
-        if device.typeOfNumber is not None:
-            el.set("typeOfNumber", device.typeOfNumber)
-        return
-    child = etree.SubElement(el, q(device.form.value))
-    child.text = device.value
-    if device.typeOfNumber is not None:
-        child.set("typeOfNumber", device.typeOfNumber)
+        out.append(f"<{name}{ton}>{_esc(device.value)}</{name}>")
+    else:
+        form = device.form.value
+        out.append(f"<{name}><{form}{ton}>{_esc(device.value)}</{form}></{name}>")

@@ -42,6 +42,9 @@ SNOM_MAKECALL = (
     b"<autoOriginate>doNotPrompt</autoOriginate>\n</MakeCall>"
 )
 
+# The fuzzer's input, as it found it.
+FUZZ_NAMESPACE = b'<GetDoNotDisturbResponse xmlns="http://www>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>.ecma-international.org5"><monitorCrossRefID>0</monitorCrossRefID>artRespot<MonitorStartResponse xmlns="httd5"><monitorCrossRefID>0</monitorCrossRefID>artRespoww.eCrefID></MonitorStartResponse>andards/ecma-161/csta/d5"><monitorCrossRefID>0</monitorCrossRefID>artRespnlxmo esnscsta/ed5"><monitorCrossRefID>0</monitorCrossRefID>artRespnlxmo esns="nte"><doNotDisturbOn>false</doNotDisturbOn></GetDoNotDisturbResponse>'
+
 
 def test_snom_makecall_and_response() -> None:
     msg = decode(SNOM_MAKECALL)
@@ -260,6 +263,12 @@ def test_bad_bodies_are_values_not_exceptions() -> None:
         b"<QueuedEvent><monitorCrossRefID>1</monitorCrossRefID><queuedConnection>1"
         b"</queuedConnection><numberQueued>x</numberQueued></QueuedEvent>": "not a number",
         b"<CSTAErrorCode><whatever/></CSTAErrorCode>": "unknown error category",
+        # found by the fuzzer: an over-long value escaped as ValueError
+        b"<CSTAErrorCode><operation>"
+        + b"`" * 130
+        + b"invalidCallID</operation></CSTAErrorCode>": "bad operation error value",
+        # found by the fuzzer: a namespace URI libxml2 reads once but not twice
+        FUZZ_NAMESPACE: "cannot be relayed",
         "<MakeCall>\u00e9".encode("latin-1"): "not well-formed",
     }
     for body, reason in cases.items():
