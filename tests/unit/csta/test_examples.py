@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from uacsta.csta.codec import DecodeError, decode, edition_of, encode
 from uacsta.csta.errors import CSTAErrorCode, ErrorCategory
 from uacsta.csta.model import (
@@ -43,7 +45,9 @@ SNOM_MAKECALL = (
 )
 
 # The fuzzer's input, as it found it.
-FUZZ_NAMESPACE = b'<GetDoNotDisturbResponse xmlns="http://www>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>.ecma-international.org5"><monitorCrossRefID>0</monitorCrossRefID>artRespot<MonitorStartResponse xmlns="httd5"><monitorCrossRefID>0</monitorCrossRefID>artRespoww.eCrefID></MonitorStartResponse>andards/ecma-161/csta/d5"><monitorCrossRefID>0</monitorCrossRefID>artRespnlxmo esnscsta/ed5"><monitorCrossRefID>0</monitorCrossRefID>artRespnlxmo esns="nte"><doNotDisturbOn>false</doNotDisturbOn></GetDoNotDisturbResponse>'
+FUZZ_NAMESPACE = (
+    Path(__file__).parent.parent.parent / "data" / "csta" / "fuzz-namespace-uri.xml"
+).read_bytes()
 
 
 def test_snom_makecall_and_response() -> None:
