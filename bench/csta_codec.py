@@ -20,8 +20,8 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from uacsta.csta.codec import decode, encode  # noqa: E402
-from uacsta.csta.model import DeliveredEvent  # noqa: E402
+from uacsta.csta.codec import decode, encode
+from uacsta.csta.model import DeliveredEvent
 
 ED5 = "http://www.ecma-international.org/standards/ecma-323/csta/ed5"
 EVENT = (
