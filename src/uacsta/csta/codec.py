@@ -144,15 +144,41 @@ class _Meta:
     by_xml: dict[str, tuple[_Field, Callable[[etree._Element, str], Any]]]
     required: tuple[_Field, ...]
     has_unknown: bool
+    cls: type
+    defaults: dict[str, Any]
+    # Plain (not frozen, no slots, no list fields) classes are built without
+    # their generated keyword-only __init__, a third of decoding time; the
+    # others through __init__, which gives each instance its own lists.
+    direct: bool
+
+    def build(self, values: dict[str, Any]) -> Any:
+        if not self.direct:
+            try:
+                return self.cls(**values)
+            except TypeError as exc:
+                raise _Invalid(str(exc)) from None
+        obj: Any = object.__new__(self.cls)
+        state = obj.__dict__
+        state.update(self.defaults)
+        state.update(values)
+        return obj
 
 
 @functools.cache
 def _meta(cls: type) -> _Meta:
     plan = _plan(cls)
+    fields = dataclasses.fields(cls)
+    has_lists = any(
+        f.default_factory is not dataclasses.MISSING and f.name != "unknown" for f in fields
+    )
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
     return _Meta(
         by_xml={f.xml: (f, f.decoder) for f in plan},
         required=tuple(f for f in plan if not f.optional),
-        has_unknown=any(f.name == "unknown" for f in dataclasses.fields(cls)),
+        has_unknown=any(f.name == "unknown" for f in fields),
+        cls=cls,
+        defaults={f.name: f.default for f in fields if f.default is not dataclasses.MISSING},
+        direct=not (has_lists or params.frozen or hasattr(cls, "__slots__")),
     )
 
 
@@ -216,20 +242,15 @@ def _decode_struct(cls: type, el: etree._Element, where: str) -> Any:
             continue  # a repeated element: the first one counts
         if f.item is not None:
             item_name = f.item
-            values[f.attr] = [
-                decoder(item, where) for item in child if _local(item) == item_name
-            ]
+            values[f.attr] = [decoder(item, where) for item in child if _local(item) == item_name]
         else:
             values[f.attr] = decoder(child, where)
     for f in meta.required:
         if f.attr not in values:
             raise _Invalid(f"missing {f.xml}")
-    if unknown:
+    if meta.has_unknown:
         values["unknown"] = unknown
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise _Invalid(str(exc)) from None
+    return meta.build(values)
 
 
 @functools.cache
@@ -428,57 +449,89 @@ def _raw_text(raw: RawXml) -> str:
     return raw.xml.decode("utf-8")
 
 
-def _encode_struct(out: list[str], obj: Any) -> None:
-    for f in _plan(cast(type, type(obj))):
-        value = getattr(obj, f.attr)
-        if value is None:
-            continue
+Emit = Callable[[list[str], Any], None]
+
+
+@functools.cache
+def _encoders(cls: type) -> tuple[tuple[str, Emit], ...]:
+    """(attribute, emitter) per field, each emitter specialised for its type."""
+    out: list[tuple[str, Emit]] = []
+    for f in _plan(cls):
+        emit = _emitter(f.xml, f.base)
         if f.item is not None:
-            if not value:
-                continue
-            out.append(f"<{f.xml}>")
-            for item in value:
-                _encode_value(out, f.item, f.base, item)
-            out.append(f"</{f.xml}>")
-        elif f.base is RawXml:
-            out.append(_raw_text(value))
+            out.append((f.attr, _list_emitter(f.xml, _emitter(f.item, f.base))))
         else:
-            _encode_value(out, f.xml, f.base, value)
+            out.append((f.attr, emit))
+    return tuple(out)
 
 
-def _encode_value(out: list[str], name: str, base: Any, value: Any) -> None:
+def _encode_struct(out: list[str], obj: Any) -> None:
+    for attr, emit in _encoders(obj.__class__):
+        value = getattr(obj, attr)
+        if value is not None:
+            emit(out, value)
+
+
+def _list_emitter(name: str, item: Emit) -> Emit:
+    start, end = f"<{name}>", f"</{name}>"
+
+    def emit(out: list[str], values: Any) -> None:
+        if values:
+            out.append(start)
+            for value in values:
+                item(out, value)
+            out.append(end)
+
+    return emit
+
+
+def _emitter(name: str, base: Any) -> Emit:
+    start, end = f"<{name}>", f"</{name}>"
     if base is bool:
-        out.append(f"<{name}>{'true' if value else 'false'}</{name}>")
-    elif base is str:
-        out.append(f"<{name}>{_esc(value)}</{name}>")
-    elif base is int:
-        out.append(f"<{name}>{value}</{name}>")
-    elif isinstance(value, OpenEnum):
-        out.append(f"<{name}>{_esc(value.value)}</{name}>")
-    elif base is DeviceID:
-        _encode_device(out, name, value)
-    elif base is EventDevice:
-        choice = value.choice.value
-        if value.device is None:
-            out.append(f"<{name}><{choice}/></{name}>")
-        else:
-            out.append(f"<{name}>")
-            _encode_device(out, choice, value.device)
-            out.append(f"</{name}>")
-    elif base is ConnectionID:
-        if value.callID_as_text and value.deviceID is None:
-            out.append(f"<{name}>{_esc(value.callID or '')}</{name}>")
-            return
-        out.append(f"<{name}>")
-        if value.callID is not None:
-            out.append(f"<callID>{_esc(value.callID)}</callID>")
-        if value.deviceID is not None:
-            _encode_device(out, "deviceID", value.deviceID)
-        out.append(f"</{name}>")
-    else:
-        out.append(f"<{name}>")
-        _encode_struct(out, value)
-        out.append(f"</{name}>")
+        yes, no = f"{start}true{end}", f"{start}false{end}"
+        return lambda out, v: out.append(yes if v else no)
+    if base is str:
+        return lambda out, v: out.append(start + _esc(v) + end)
+    if base is int:
+        return lambda out, v: out.append(f"{start}{v}{end}")
+    if isinstance(base, type) and issubclass(base, OpenEnum):
+        return lambda out, v: out.append(start + _esc(v.value) + end)
+    if base is RawXml:
+        return lambda out, v: out.append(_raw_text(v))
+    if base is DeviceID:
+        return lambda out, v: _encode_device(out, name, v)
+    if base is EventDevice:
+
+        def emit_event_device(out: list[str], v: EventDevice) -> None:
+            if v.device is None:
+                out.append(f"{start}<{v.choice.value}/>{end}")
+            else:
+                out.append(start)
+                _encode_device(out, v.choice.value, v.device)
+                out.append(end)
+
+        return emit_event_device
+    if base is ConnectionID:
+
+        def emit_connection(out: list[str], v: ConnectionID) -> None:
+            if v.callID_as_text and v.deviceID is None:
+                out.append(start + _esc(v.callID or "") + end)
+                return
+            out.append(start)
+            if v.callID is not None:
+                out.append("<callID>" + _esc(v.callID) + "</callID>")
+            if v.deviceID is not None:
+                _encode_device(out, "deviceID", v.deviceID)
+            out.append(end)
+
+        return emit_connection
+
+    def emit_struct(out: list[str], v: Any) -> None:
+        out.append(start)
+        _encode_struct(out, v)
+        out.append(end)
+
+    return emit_struct
 
 
 def _encode_device(out: list[str], name: str, device: DeviceID) -> None:
