@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from ..logs import log_tag
 from ..net.connection import SipConnection
 from ..sip.address import Via
 from ..sip.errors import SipParseError
@@ -61,6 +62,15 @@ class PhoneEndpoint:
 
     def handle(self, conn: SipConnection, msg: Request | Response) -> None:
         tag = self._tag_for(conn, msg)
+        # Everything logged while handling this message (the response too)
+        # carries the phone's MAC, so that the MAC filter keeps a failed login.
+        token = log_tag.set(tag)
+        try:
+            self._handle(conn, msg, tag)
+        finally:
+            log_tag.reset(token)
+
+    def _handle(self, conn: SipConnection, msg: Request | Response, tag: str) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "received from %s:%d:\n%s",
