@@ -30,11 +30,17 @@ async def register(server: UacstaServer, mac: str) -> SipPhone:
 
 async def test_debug_logs_every_sip_message_tagged_and_mac_filter(server: UacstaServer) -> None:
     await repo.set_path(server.db, "diagnostics.log_level", "DEBUG")
-    await eventually(lambda: server.logs.file is not None and
-                     __import__("logging").getLogger("uacsta").level == 10)
+    await eventually(
+        lambda: (
+            server.logs.file is not None and __import__("logging").getLogger("uacsta").level == 10
+        )
+    )
     a = await register(server, A)
-    await eventually(lambda: any("REGISTER sip:uacsta.test" in r["msg"] and r["tag"] == A
-                                 for r in records(server)))
+    await eventually(
+        lambda: any(
+            "REGISTER sip:uacsta.test" in r["msg"] and r["tag"] == A for r in records(server)
+        )
+    )
     sent = [r for r in records(server) if r["tag"] == A and r["msg"].startswith("sent to")]
     assert any("SIP/2.0 401 Unauthorized" in r["msg"] for r in sent)
     assert any("SIP/2.0 200 OK" in r["msg"] for r in sent)
@@ -44,8 +50,9 @@ async def test_debug_logs_every_sip_message_tagged_and_mac_filter(server: Uacsta
     mark = len(records(server))
     b = await register(server, B)
     assert (await a.register(PHONE_PASSWORD)).status == 200
-    await eventually(lambda: any(r["tag"] == B and "200 OK" in r["msg"]
-                                 for r in records(server)[mark:]))
+    await eventually(
+        lambda: any(r["tag"] == B and "200 OK" in r["msg"] for r in records(server)[mark:])
+    )
     await asyncio.sleep(0.3)
     later = records(server)[mark:]
     assert not [r for r in later if r["tag"] == A], "phone A was logged despite the filter"

@@ -29,8 +29,10 @@ from uacsta.store.models import Phone
 async def pg() -> AsyncIterator[Database]:
     url = os.environ.get("UACSTA_TEST_POSTGRES_URL")
     if not url:
-        pytest.fail("no PostgreSQL: run .ci/run, or set UACSTA_TEST_POSTGRES_URL to an empty "
-                    "database this test may fill")
+        pytest.fail(
+            "no PostgreSQL: run .ci/run, or set UACSTA_TEST_POSTGRES_URL to an empty "
+            "database this test may fill"
+        )
     db = Database(url)
     async with db.engine.begin() as conn:  # start from nothing
         for table in ("client_login", "phone", "secret", "setting", "alembic_version"):
@@ -48,10 +50,24 @@ async def test_repository_on_postgres(pg: Database, tmp_path: Path) -> None:
     await repo.set_secret(pg, box, repo.PHONE_PASSWORD, "pw")
     assert await repo.get_secret(pg, box, repo.PHONE_PASSWORD) == "pw"
     now = datetime.now(UTC)
-    phones = [Phone(mac=f"000413{i:06X}", vendor="snom", model="D785", firmware="1",
-                    user_agent="", last_ip="127.0.0.1", last_port=5, last_transport="TCP",
-                    last_identity="", first_login=now, last_login=now, status="registered",
-                    enabled=True) for i in range(700)]  # more than one upsert batch
+    phones = [
+        Phone(
+            mac=f"000413{i:06X}",
+            vendor="snom",
+            model="D785",
+            firmware="1",
+            user_agent="",
+            last_ip="127.0.0.1",
+            last_port=5,
+            last_transport="TCP",
+            last_identity="",
+            first_login=now,
+            last_login=now,
+            status="registered",
+            enabled=True,
+        )
+        for i in range(700)
+    ]  # more than one upsert batch
     await repo.save_phones(pg, phones)
     phones[0].status = "offline"
     await repo.save_phones(pg, phones[:1])  # the upsert updates

@@ -191,7 +191,7 @@ def decode(data: bytes | str) -> CstaMessage | CSTAErrorCode | DecodeError:
         data = data.encode("utf-8")
     if len(data) > MAX_SIZE:
         return DecodeError(f"message larger than {MAX_SIZE} bytes")
-    if _FORBIDDEN.search(data):
+    if b"<!" in data and _FORBIDDEN.search(data):
         return DecodeError("DOCTYPE and entity declarations are not accepted")
     try:
         root = etree.fromstring(data, _PARSER)
@@ -264,7 +264,7 @@ def _decoder_for(base: Any) -> Callable[[etree._Element, str], Any]:
         members = enum_cls._value2member_map_
 
         def decode_enum(el: etree._Element, where: str) -> Any:
-            text = _text(el)
+            text = (el.text or "").strip()
             member = members.get(text)
             if member is not None:
                 return member
@@ -307,7 +307,7 @@ _ID_FORMS = {
 def _decode_device(el: etree._Element, where: str) -> DeviceID:
     ton = el.get("typeOfNumber")
     if not len(el):
-        value = _text(el)
+        value = (el.text or "").strip()
         if not value:
             raise _Invalid(f"{where}: empty device identifier")
         return DeviceID(value, ton)
@@ -373,7 +373,7 @@ def _decode_raw(el: etree._Element, where: str) -> RawXml:
 
 
 def _decode_str(el: etree._Element, where: str) -> str:
-    return _text(el)
+    return (el.text or "").strip()
 
 
 _DECODERS: dict[Any, Callable[[etree._Element, str], Any]] = {
@@ -438,11 +438,23 @@ def encode(msg: CstaMessage | CSTAErrorCode, edition: int = 5) -> bytes:
     return XML_DECLARATION + text.encode("utf-8")
 
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+_SPECIAL = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class EncodeError(ValueError):
+    """A value that XML 1.0 cannot carry (control characters, lone surrogates)."""
 
 
 def _esc(text: str) -> str:
-    return text.translate(_ESCAPES)
+    if _SPECIAL.search(text) is None:  # most values: nothing to escape
+        return text
+    bad = _NOT_XML.search(text)
+    if bad is not None:
+        raise EncodeError(f"character {bad.group()!r} cannot be sent in CSTA XML")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def _raw_text(raw: RawXml) -> str:
@@ -466,10 +478,35 @@ def _encoders(cls: type) -> tuple[tuple[str, Emit], ...]:
 
 
 def _encode_struct(out: list[str], obj: Any) -> None:
-    for attr, emit in _encoders(obj.__class__):
-        value = getattr(obj, attr)
-        if value is not None:
-            emit(out, value)
+    _compiled_encoder(obj.__class__)(out, obj)
+
+
+@functools.cache
+def _compiled_encoder(cls: type) -> Callable[[list[str], Any], None]:
+    """One straight-line function per class: the generic per-field loop costs
+    as much as the XML itself.  Text fields are inlined; the others call their
+    emitter (bound by name in the function's namespace)."""
+    lines = ["def encode(out, obj):", "    append = out.append"]
+    namespace: dict[str, Any] = {"esc": _esc}
+    for i, (f, (attr, emit)) in enumerate(zip(_plan(cls), _encoders(cls), strict=True)):
+        lines.append(f"    v = obj.{attr}")
+        lines.append("    if v is not None:")
+        start, end = f"<{f.xml}>", f"</{f.xml}>"
+        if f.item is None and f.base is str:
+            lines.append(f"        append({start!r} + esc(v) + {end!r})")
+        elif f.item is None and isinstance(f.base, type) and issubclass(f.base, OpenEnum):
+            lines.append(f"        append({start!r} + esc(v.value) + {end!r})")
+        elif f.item is None and f.base is bool:
+            lines.append(
+                f"        append({start + 'true' + end!r} if v else {start + 'false' + end!r})"
+            )
+        else:
+            namespace[f"emit{i}"] = emit
+            lines.append(f"        emit{i}(out, v)")
+    code = "\n".join(lines) + "\n"
+    exec(compile(code, f"<csta encoder {cls.__name__}>", "exec"), namespace)
+    encoder: Callable[[list[str], Any], None] = namespace["encode"]
+    return encoder
 
 
 def _list_emitter(name: str, item: Emit) -> Emit:

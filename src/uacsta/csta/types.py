@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 
 class OpenEnum(enum.StrEnum):
@@ -195,10 +195,12 @@ class DeviceForm(enum.Enum):
     DEVICE = "device"  # ed6 wrappers such as <newDestination><device>...</device>
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceID:
+class DeviceID(NamedTuple):
     """A device identifier, kept verbatim (``value``); :attr:`key` is the
-    normalised form to match devices by whatever spelling."""
+    normalised form to match devices by whatever spelling.
+
+    The small value types are named tuples: immutable like frozen dataclasses,
+    but built at C speed, and a decoded event holds a dozen of them."""
 
     value: str
     typeOfNumber: str | None = None
@@ -219,8 +221,7 @@ class DeviceChoice(enum.Enum):
     NOT_SPECIFIED = "notSpecified"
 
 
-@dataclass(frozen=True, slots=True)
-class EventDevice:
+class EventDevice(NamedTuple):
     choice: DeviceChoice
     device: DeviceID | None = None  # set for DEVICE_IDENTIFIER
 
@@ -233,8 +234,7 @@ class EventDevice:
         return self.device.key if self.device else None
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionID:
+class ConnectionID(NamedTuple):
     """callID and/or deviceID; callIDs are opaque strings (negative, hex, 'a|b')."""
 
     callID: str | None = None

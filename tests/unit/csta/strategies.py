@@ -26,24 +26,24 @@ from uacsta.csta.types import (
 TEXT = st.text(
     alphabet=st.sampled_from("abcXYZ0189@:+;=._-<>&'\"/|#*~äé中"), min_size=1, max_size=20
 )
-DEVICE = st.builds(
-    DeviceID,
-    value=TEXT,
-    typeOfNumber=st.none() | st.sampled_from(["dialingNumber", "deviceNumber", "other"]),
-    form=st.sampled_from(list(DeviceForm)),
-)
+# The value types are named tuples: built explicitly (builds() would invent
+# values for their defaulted fields).
+DEVICE = st.tuples(
+    TEXT,
+    st.none() | st.sampled_from(["dialingNumber", "deviceNumber", "other"]),
+    st.sampled_from(list(DeviceForm)),
+).map(lambda t: DeviceID(*t))
 EVENT_DEVICE = st.one_of(
-    st.builds(EventDevice, st.just(DeviceChoice.DEVICE_IDENTIFIER), DEVICE),
-    st.builds(
-        EventDevice,
-        st.sampled_from([c for c in DeviceChoice if c is not DeviceChoice.DEVICE_IDENTIFIER]),
+    DEVICE.map(lambda d: EventDevice(DeviceChoice.DEVICE_IDENTIFIER, d)),
+    st.sampled_from(
+        [EventDevice(c) for c in DeviceChoice if c is not DeviceChoice.DEVICE_IDENTIFIER]
     ),
 )
 CALL_ID = st.one_of(st.integers(-99, 99999).map(str), TEXT)
 CONNECTION = st.one_of(
-    st.builds(ConnectionID, callID=CALL_ID, deviceID=st.none() | DEVICE),
-    st.builds(ConnectionID, callID=st.none(), deviceID=DEVICE),
-    st.builds(ConnectionID, callID=CALL_ID, callID_as_text=st.just(True)),
+    st.tuples(CALL_ID, st.none() | DEVICE).map(lambda t: ConnectionID(t[0], t[1])),
+    DEVICE.map(lambda d: ConnectionID(None, d)),
+    CALL_ID.map(lambda c: ConnectionID(c, None, True)),
 )
 
 

@@ -289,3 +289,16 @@ def test_device_keys() -> None:
     assert device_key("N<3021061290002>;noa=nk") == "3021061290002"
     assert device_key(" 455360 ") == "455360"
     assert device_key("sip:201@[2001:db8::1]:5060") == "201@[2001:db8::1]"
+
+
+def test_values_xml_cannot_carry_are_refused_on_encode() -> None:
+    import pytest
+
+    from uacsta.csta.codec import EncodeError
+    from uacsta.csta.types import DeviceID
+
+    bad = MakeCall(callingDevice=DeviceID("201\x00"), calledDirectoryNumber=DeviceID("202"))
+    with pytest.raises(EncodeError, match="cannot be sent"):
+        encode(bad)
+    fine = MakeCall(callingDevice=DeviceID('a&b<c>"d'), calledDirectoryNumber=DeviceID("\u00e9"))
+    assert decode(encode(fine)) == fine
