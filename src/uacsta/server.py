@@ -23,6 +23,8 @@ from .net.service import SipService
 from .phones.directory import PhoneDirectory
 from .phones.endpoint import PhoneEndpoint
 from .phones.registrar import Registrar, RegistrarPolicy
+from .phones.session import SessionSettings
+from .phones.sessions import SessionManager
 from .secrets_box import SecretBox
 from .settings import Advanced, Diagnostics, PhoneConnection, TlsSettings
 from .sip.digest import DigestServer
@@ -56,6 +58,7 @@ class UacstaServer:
         self.box: SecretBox | None = None
         self.directory = PhoneDirectory(self.db)
         self.registrar: Registrar | None = None
+        self.sessions: SessionManager | None = None
         self.phones: SipService | None = None
         self.cert_paths: tls.CertificatePaths | None = None
         self.started_at: datetime | None = None
@@ -101,6 +104,12 @@ class UacstaServer:
             phone_password=lambda: self._phone_password,
             policy=self._policy(),
         )
+        self.sessions = SessionManager(
+            self.directory,
+            lambda: self._phone_password,
+            lambda: SessionSettings(keepalive=float(self._advanced.keepalive)),
+        )
+        self.registrar.listeners.append(self.sessions.binding_changed)
         self.started_at = datetime.now().astimezone()
         await self.start_phone_service()
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
@@ -153,7 +162,10 @@ class UacstaServer:
             )
         context = tls.server_context(paths)
         tls.tune_asyncio_tls_buffers()
-        endpoint = PhoneEndpoint(self.registrar, lambda: asyncio.get_running_loop().time())
+        assert self.sessions is not None
+        endpoint = PhoneEndpoint(
+            self.registrar, self.sessions, lambda: asyncio.get_running_loop().time()
+        )
         registrar = self.registrar
         self.phones = SipService(
             "phone",
@@ -167,6 +179,8 @@ class UacstaServer:
         self.phone_service_since = datetime.now().astimezone()
 
     async def stop_phone_service(self) -> None:
+        if self.sessions is not None:
+            await self.sessions.close()
         if self.phones is not None:
             await self.phones.stop()
             self.phone_service_since = None
@@ -196,11 +210,15 @@ class UacstaServer:
             try:
                 if self.registrar is not None:
                     self.registrar.expire(loop.time())
+                if self.sessions is not None:
+                    self.sessions.expire(loop.time())
                 if self.phones is not None:
                     self.phones.sweep()
                 await self.directory.flush()
                 if await self.directory.sync_from_store():
                     await self._reload_settings()
+                    if self.sessions is not None:
+                        self.sessions.enabled_changed()
             except Exception:
                 log.exception("housekeeping failed; trying again")
 
@@ -241,6 +259,7 @@ class UacstaServer:
             },
             "phones_known": len(self.directory),
             "phones_registered": len(self.registrar.bindings) if self.registrar else 0,
+            "dialogs_up": self.sessions.dialogs_up if self.sessions else 0,
         }
 
     @property

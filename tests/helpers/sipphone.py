@@ -25,6 +25,7 @@ class SipPhone:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.pending: list[Response | Request | KeepAlivePing] = []
+        self.requests: list[Request] = []
         self.transport = "TCP"
         self.local = ("127.0.0.1", 0)
 
@@ -87,9 +88,14 @@ class SipPhone:
         return self.pending.pop(0)
 
     async def response(self, timeout: float = 5.0) -> Response:
-        msg = await self.receive(timeout)
-        assert isinstance(msg, Response), msg
-        return msg
+        """The next response; requests from the server (its uaCSTA INVITE, which
+        this minimal phone does not answer) are set aside in ``requests``."""
+        while True:
+            msg = await self.receive(timeout)
+            if isinstance(msg, Response):
+                return msg
+            assert isinstance(msg, Request), msg
+            self.requests.append(msg)
 
     async def register(
         self, password: str, expires: int | None = 300, user: str | None = None

@@ -37,15 +37,24 @@ class SipConnection(asyncio.Protocol):
         "host",
         "interface",
         "last_activity",
+        "local_ip",
+        "local_port",
         "macs",
         "peer_ip",
         "peer_port",
+        "public_address",
         "tag",
         "transport",
         "transport_name",
     )
 
-    def __init__(self, host: ConnectionHost, interface: str, transport_name: str) -> None:
+    def __init__(
+        self,
+        host: ConnectionHost,
+        interface: str,
+        transport_name: str,
+        public_address: str | None = None,
+    ) -> None:
         self.host = host
         self.interface = interface  # "lan" | "wan"
         self.transport_name = transport_name  # "TCP" | "TLS"
@@ -56,6 +65,9 @@ class SipConnection(asyncio.Protocol):
         self.macs: set[str] = set()
         self.tag = ""  # the MAC (or client name) for log lines, once known
         self.last_activity = 0.0
+        self.local_ip = ""
+        self.local_port = 0
+        self.public_address = public_address
 
     @property
     def log_tag(self) -> str:
@@ -69,6 +81,8 @@ class SipConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("", 0)
         self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.local_ip, self.local_port = str(local[0]), int(local[1])
         self.last_activity = self.host.now()
         if not self.host.connection_opened(self):
             transport.abort()
@@ -132,6 +146,13 @@ class SipConnection(asyncio.Protocol):
                 MAX_WRITE_BUFFER,
             )
             transport.abort()
+
+    def local_address(self) -> tuple[str, int]:
+        """Our address as the peer reaches it: for Via and Contact of requests
+        we send (the WAN interface's public address when one is set)."""
+        if self.public_address:
+            return self.public_address, self.local_port
+        return self.local_ip, self.local_port
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

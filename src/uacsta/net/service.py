@@ -112,13 +112,21 @@ class SipService:
                 for transport, port in (("TCP", iface.tcp_port), ("TLS", iface.tls_port)):
                     if port is None:
                         continue
-                    await self._listen(iface_name, transport, iface.address, port, tls)
+                    await self._listen(
+                        iface_name, transport, iface.address, port, tls, iface.public_address
+                    )
         except BaseException:
             await self.stop()
             raise
 
     async def _listen(
-        self, iface: str, transport: str, host: str, port: int, tls: ssl.SSLContext | None
+        self,
+        iface: str,
+        transport: str,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        public_address: str | None = None,
     ) -> None:
         assert self._loop is not None
         name = f"{self.side} {iface.upper()} {transport}"
@@ -126,7 +134,7 @@ class SipService:
             raise ListenerError(f"{name}: no TLS certificate loaded")
 
         def factory() -> SipConnection:
-            return SipConnection(self, iface, transport)
+            return SipConnection(self, iface, transport, public_address)
 
         try:
             server = await self._loop.create_server(

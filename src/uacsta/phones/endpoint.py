@@ -16,6 +16,7 @@ from ..sip.uas import UasPolicy, precheck_request
 from ..sip.uri import SipUri
 from .identity import normalise_user
 from .registrar import SERVER_HEADER, Registrar
+from .sessions import SessionManager
 
 log = logging.getLogger("uacsta.sip")
 ALLOW = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, INFO"
@@ -45,8 +46,11 @@ def stamp_received(req: Request, ip: str, port: int) -> None:
 
 
 class PhoneEndpoint:
-    def __init__(self, registrar: Registrar, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, registrar: Registrar, sessions: SessionManager, clock: Callable[[], float]
+    ) -> None:
         self.registrar = registrar
+        self.sessions = sessions
         self.clock = clock
 
     def _tag_for(self, conn: SipConnection, msg: Request | Response) -> str:
@@ -80,13 +84,15 @@ class PhoneEndpoint:
                 extra={"tag": tag},
             )
         if isinstance(msg, Response):
-            log.debug(
-                "response %d for %s with no request of ours",
-                msg.status,
-                msg.cseq,
-                extra={"tag": tag},
-            )
+            if not self.sessions.response_received(msg):
+                log.debug("response %d for %s with no request of ours", msg.status, msg.cseq)
             return
+        if msg.to.tag is not None:  # in a dialog: the phone's uaCSTA session
+            answer = self.sessions.request_received(msg)
+            if answer is not False:
+                if isinstance(answer, Response):
+                    conn.send(answer)
+                return
         stamp_received(msg, conn.peer_ip, conn.peer_port)
         to_tag = secrets.token_hex(6)
         response = precheck_request(msg, POLICY, to_tag)

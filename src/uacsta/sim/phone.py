@@ -1,0 +1,384 @@
+"""One simulated uaCSTA desk phone.
+
+It registers with digest (user name = MAC), refreshes its registration, sends
+RFC 5626 keep-alives, accepts the server's uaCSTA INVITE over its own
+connection, answers CSTA requests in the 200 OK of each INFO according to its
+vendor's table (``uacsta.phones.vendors``), and sends its identities
+(SwitchingFunctionDevices) after GetSwitchingFunctionDevices, as real phones do.
+
+Not simulated yet: calls (MakeCall and the other call-control services need the
+simulated switch); such requests are answered with a CSTA error that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+import time
+from dataclasses import dataclass, field
+
+from ..csta.codec import DecodeError, decode, encode
+from ..csta.errors import CSTAErrorCode, ErrorCategory
+from ..csta.model import (
+    CstaMessage,
+    GetDoNotDisturb,
+    GetDoNotDisturbResponse,
+    GetForwarding,
+    GetForwardingResponse,
+    GetSwitchingFunctionDevices,
+    GetSwitchingFunctionDevicesResponse,
+    MonitorStart,
+    MonitorStartResponse,
+    MonitorStop,
+    MonitorStopResponse,
+    RequestSystemStatus,
+    RequestSystemStatusResponse,
+    SetDoNotDisturb,
+    SetDoNotDisturbResponse,
+    SetForwarding,
+    SetForwardingResponse,
+    SnapshotDevice,
+    SnapshotDeviceData,
+    SnapshotDeviceResponse,
+    SwitchingFunctionDevice,
+    SwitchingFunctionDevices,
+    SystemRegister,
+    SystemRegisterCancel,
+    SystemRegisterCancelResponse,
+    SystemRegisterResponse,
+)
+from ..csta.types import DeviceCategory, DeviceID, ForwardingType, SystemStatus
+from ..phones.vendors import VendorProfile, profile
+from ..sip.dialog import Dialog, new_tag
+from ..sip.digest import DigestServer, Verdict, answer_challenge, compute_ha1, parse_credentials
+from ..sip.errors import SipParseError
+from ..sip.framer import MessageReceived, StreamFramer
+from ..sip.headers import Headers
+from ..sip.message import Request, Response, build_response
+from ..sip.transaction import new_branch
+
+log = logging.getLogger("uacsta.sim")
+CSTA_HEADERS = [
+    ("Content-Type", "application/csta+xml"),
+    ("Content-Disposition", "signal;handling=required"),
+]
+
+USER_AGENTS = {
+    "snom": "snomD785/10.1.54.13",
+    "yealink": "Yealink SIP-T54W 96.85.0.5",
+    "mitel": "Mitel 6869i/5.1.0.1024",
+    "poly": "PolycomVVX-VVX_411-UA/6.1.0.6189",
+    "auerswald": "Auerswald COMfortel 2600 IP/2.8A",
+    "gigaset": "Gigaset N870 IP PRO/83.V2.39.0+build.a546b31",
+}
+# Fixed values real phones use (docs: protocol notes, section 4).
+SYS_STAT_REGISTER_IDS = {"snom": "43", "yealink": "2"}
+SERVICE_CROSS_REF_IDS = {"yealink": "C2527445F5CC4848A7E80CBF0F76A11E"}
+
+
+@dataclass
+class SimPhoneConfig:
+    vendor: str
+    mac: str
+    identities: list[str]
+    password: str
+    server_host: str
+    server_port: int
+    tls: ssl.SSLContext | None = None
+    expires: int = 300
+    # snom csta_challenge: 0 none, 1 the INVITE, 2 every uaCSTA request
+    csta_challenge: int = 0
+    answer_requests: bool = True  # False: a phone that never answers
+
+
+@dataclass
+class SimPhone:
+    config: SimPhoneConfig
+    dialog: Dialog | None = None
+    registered: bool = False
+    dnd: bool = False
+    forwarding: dict[ForwardingType, str] = field(default_factory=dict)
+    monitors: dict[str, str] = field(default_factory=dict)  # crossRefID -> device
+    received: list[CstaMessage | CSTAErrorCode | DecodeError] = field(default_factory=list)
+    _reader: asyncio.StreamReader | None = None
+    _writer: asyncio.StreamWriter | None = None
+    _task: asyncio.Task[None] | None = None
+    _waiting: dict[str, asyncio.Future[Response]] = field(default_factory=dict)
+    _cseq: int = 0
+    _call_id: str = field(default_factory=lambda: f"{secrets.token_hex(8)}@sim")
+    _from_tag: str = field(default_factory=new_tag)
+    _digest: DigestServer | None = None
+    _challenged_invite: bool = False
+    _local: tuple[str, int] = ("127.0.0.1", 0)
+
+    @property
+    def profile(self) -> VendorProfile:
+        return profile(self.config.vendor)
+
+    @property
+    def mac(self) -> str:
+        return self.config.mac
+
+    # -- connection and registration -----------------------------------------------
+
+    async def start(self) -> Response:
+        cfg = self.config
+        self._reader, self._writer = await asyncio.open_connection(
+            cfg.server_host,
+            cfg.server_port,
+            ssl=cfg.tls,
+            server_hostname="localhost" if cfg.tls else None,
+        )
+        self._local = self._writer.get_extra_info("sockname")[:2]
+        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+        if cfg.csta_challenge:
+            self._digest = DigestServer(f"snom-{cfg.mac}", secrets.token_bytes(16))
+        return await self.register()
+
+    async def register(self, expires: int | None = None) -> Response:
+        expires = self.config.expires if expires is None else expires
+        first = await self._transact(self._register_request(expires, None))
+        if first.status != 401:
+            return first
+        auth = answer_challenge(
+            first.headers.get("WWW-Authenticate", ""),
+            method="REGISTER",
+            uri=f"sip:{self.config.server_host}",
+            username=self.mac,
+            password=self.config.password,
+        )
+        final = await self._transact(self._register_request(expires, auth))
+        self.registered = final.status == 200 and expires > 0
+        return final
+
+    def _transport(self) -> str:
+        return "TLS" if self.config.tls else "TCP"
+
+    def _register_request(self, expires: int, auth: str | None) -> Request:
+        self._cseq += 1
+        host, port = self._local
+        aor = f"sip:{self.mac}@{self.config.server_host}"
+        h = Headers()
+        h.add("Via", f"SIP/2.0/{self._transport()} {host}:{port};branch={new_branch()};rport")
+        h.add("Max-Forwards", "70")
+        h.add("From", f"<{aor}>;tag={self._from_tag}")
+        h.add("To", f"<{aor}>")
+        h.add("Call-ID", self._call_id)
+        h.add("CSeq", f"{self._cseq} REGISTER")
+        h.add("Contact", f"<sip:{self.mac}@{host}:{port};transport={self._transport().lower()}>")
+        h.add("Expires", str(expires))
+        h.add("User-Agent", USER_AGENTS.get(self.config.vendor, "uacsta-sim"))
+        if auth:
+            h.add("Authorization", auth)
+        return Request(headers=h, method="REGISTER", uri=f"sip:{self.config.server_host}")
+
+    async def _transact(self, req: Request, wait: float = 10.0) -> Response:
+        key = f"{req.cseq.number} {req.method} {req.call_id}"
+        fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = fut
+        self._send(req)
+        try:
+            return await asyncio.wait_for(fut, wait)
+        finally:
+            self._waiting.pop(key, None)
+
+    def _send(self, msg: Request | Response) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(msg.to_bytes())
+
+    async def stop(self, bye: bool = False) -> None:
+        if bye and self.dialog is not None:
+            await self._transact(self._dialog_request("BYE", b""))
+            self.dialog = None
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await self._writer.wait_closed()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # -- what the server sends ---------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        framer = StreamFramer()
+        while True:
+            data = await self._reader.read(65536)
+            if not data:
+                return
+            for event in framer.feed(data):
+                if not isinstance(event, MessageReceived):
+                    continue
+                msg = event.message
+                if isinstance(msg, Response):
+                    key = f"{msg.cseq.number} {msg.cseq.method} {msg.call_id}"
+                    fut = self._waiting.get(key)
+                    if fut is not None and not fut.done() and msg.status >= 200:
+                        fut.set_result(msg)
+                else:
+                    self._request(msg)
+
+    def _request(self, req: Request) -> None:
+        if req.method == "ACK":
+            return
+        if not self.config.answer_requests and req.method in ("INFO", "INVITE"):
+            return
+        if req.method == "INVITE":
+            self._send(self._invite(req))
+        elif req.method == "INFO":
+            self._send(self._info(req))
+        elif req.method == "BYE":
+            self.dialog = None
+            self._send(build_response(req, 200))
+        elif req.method == "OPTIONS":
+            self._send(build_response(req, 200))
+        else:
+            self._send(build_response(req, 405))
+
+    def _challenge(self, req: Request) -> Response | None:
+        """snom's csta_challenge: the phone asks the server to authenticate."""
+        assert self._digest is not None
+        value = req.headers.get("Authorization")
+        if value:
+            try:
+                creds = parse_credentials(value)
+                ha1 = compute_ha1(creds.username, self._digest.realm, self.config.password)
+                if self._digest.verify(creds, req.method, ha1, time.time()) is Verdict.OK:
+                    return None
+            except SipParseError:
+                pass
+        (challenge,) = self._digest.challenges(time.time())
+        return build_response(
+            req, 401, to_tag=new_tag(), extra=[("WWW-Authenticate", challenge.header_value())]
+        )
+
+    def _invite(self, req: Request) -> Response:
+        if self._digest is not None:
+            refusal = self._challenge(req)
+            if refusal is not None:
+                return refusal
+        tag = new_tag()
+        self.dialog = Dialog.from_uas(req, tag)
+        host, port = self._local
+        body = self._encode(RequestSystemStatusResponse(systemStatus=SystemStatus.NORMAL))
+        return build_response(
+            req,
+            200,
+            to_tag=tag,
+            body=body,
+            extra=[
+                (
+                    "Contact",
+                    f"<sip:{self.mac}@{host}:{port};transport={self._transport().lower()}>",
+                ),
+                *CSTA_HEADERS,
+            ],
+        )
+
+    def _info(self, req: Request) -> Response:
+        if self.dialog is None or req.to.tag != self.dialog.local_tag:
+            return build_response(req, 481)
+        if self._digest is not None and self.config.csta_challenge >= 2:
+            refusal = self._challenge(req)
+            if refusal is not None:
+                return refusal
+        msg = decode(req.body)
+        self.received.append(msg)
+        answer = self._answer(msg)
+        return build_response(req, 200, extra=CSTA_HEADERS, body=self._encode(answer))
+
+    def _encode(self, msg: CstaMessage | CSTAErrorCode) -> bytes:
+        # snom and Yealink answer in ed5 whatever they are asked in.
+        return encode(msg, 5)
+
+    # -- CSTA -------------------------------------------------------------------------------------
+
+    def _answer(
+        self, msg: CstaMessage | CSTAErrorCode | DecodeError
+    ) -> CstaMessage | CSTAErrorCode:
+        if isinstance(msg, DecodeError | CSTAErrorCode):
+            return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+        name = msg.root()
+        if name in self.profile.features and not self.profile.supports(name):
+            return CSTAErrorCode.operation("serviceNotSupported")
+        if isinstance(msg, RequestSystemStatus):
+            return RequestSystemStatusResponse(systemStatus=SystemStatus.NORMAL)
+        if isinstance(msg, SystemRegister):
+            reg_id = SYS_STAT_REGISTER_IDS.get(self.config.vendor, "1")
+            return SystemRegisterResponse(sysStatRegisterID=reg_id)
+        if isinstance(msg, SystemRegisterCancel):
+            return SystemRegisterCancelResponse()
+        if isinstance(msg, GetSwitchingFunctionDevices):
+            ref = SERVICE_CROSS_REF_IDS.get(self.config.vendor, secrets.token_hex(16).upper())
+            asyncio.get_running_loop().create_task(self._send_devices(ref))
+            return GetSwitchingFunctionDevicesResponse(serviceCrossRefID=ref)
+        if isinstance(msg, MonitorStart):
+            device = msg.monitorObject.deviceObject
+            if device is None or not self._owns(device):
+                return CSTAErrorCode.operation("invalidMonitorObject")
+            ref = str(self.config.identities.index(self._identity(device)))
+            self.monitors[ref] = device.value
+            return MonitorStartResponse(monitorCrossRefID=ref, monitorExistingCalls=True)
+        if isinstance(msg, MonitorStop):
+            if self.monitors.pop(msg.monitorCrossRefID, None) is None:
+                return CSTAErrorCode.operation("invalidMonitorCrossReferenceID")
+            return MonitorStopResponse()
+        if isinstance(msg, GetDoNotDisturb):
+            return GetDoNotDisturbResponse(doNotDisturbOn=self.dnd)
+        if isinstance(msg, SetDoNotDisturb):
+            self.dnd = msg.doNotDisturbOn
+            return SetDoNotDisturbResponse()
+        if isinstance(msg, GetForwarding):
+            return GetForwardingResponse()
+        if isinstance(msg, SetForwarding):
+            if msg.forwardingType is not None:
+                if msg.activateForward and msg.forwardDN is not None:
+                    self.forwarding[msg.forwardingType] = msg.forwardDN.value
+                else:
+                    self.forwarding.pop(msg.forwardingType, None)
+            return SetForwardingResponse()
+        if isinstance(msg, SnapshotDevice):
+            # No calls are simulated yet: an idle device has no connections.
+            return SnapshotDeviceResponse(crossRefIDorSnapshotData=SnapshotDeviceData())
+        log.warning("%s: %s is not simulated yet", self.mac, name)
+        return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+
+    def _identity(self, device: DeviceID) -> str:
+        for identity in self.config.identities:
+            if DeviceID(identity).key == device.key:
+                return identity
+        raise KeyError(device.value)
+
+    def _owns(self, device: DeviceID) -> bool:
+        return any(DeviceID(i).key == device.key for i in self.config.identities)
+
+    async def _send_devices(self, ref: str) -> None:
+        """After the response, the phone INFOs its identities (Yealink does at once)."""
+        await asyncio.sleep(0)
+        devices = [
+            SwitchingFunctionDevice(deviceID=DeviceID(i), deviceCategory=DeviceCategory.STATION)
+            for i in self.config.identities
+        ]
+        body = self._encode(
+            SwitchingFunctionDevices(serviceCrossRefID=ref, lastSegment=True, deviceList=devices)
+        )
+        with contextlib.suppress(TimeoutError):
+            await self._transact(self._dialog_request("INFO", body))
+
+    def _dialog_request(self, method: str, body: bytes) -> Request:
+        assert self.dialog is not None
+        host, port = self._local
+        extra = CSTA_HEADERS if body else []
+        return self.dialog.create_request(
+            method,
+            via_host=f"{host}:{port}",
+            transport=self._transport(),
+            contact=f"<sip:{self.mac}@{host}:{port}>",
+            extra=extra,
+            body=body,
+        )
