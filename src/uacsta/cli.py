@@ -402,5 +402,89 @@ def cert_regenerate(ctx: click.Context) -> None:
         _print_cert("New local CA (give this to the phones)", paths.ca)
 
 
+# -- the phone simulator ---------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--server",
+    default="127.0.0.1:5060",
+    show_default=True,
+    help="The uacsta server's phone connection, HOST:PORT.",
+)
+@click.option("--tls", "use_tls", is_flag=True, help="Connect over TLS.")
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA certificate to check the server with (TLS).",
+)
+@click.option("--phones", default=10, show_default=True, type=click.IntRange(1, 100000))
+@click.option(
+    "--vendors",
+    default="snom,yealink,mitel,poly,auerswald,gigaset",
+    show_default=True,
+    help="Comma-separated vendor profiles, used in turn.",
+)
+@click.option("--password", required=True, help="The phone password of the server.")
+@click.option("--ramp", default=100.0, show_default=True, help="Phones started per second.")
+@click.option("--duration", type=float, help="Seconds to run (default: until Ctrl-C).")
+@click.option(
+    "--csta-challenge",
+    type=click.IntRange(0, 2),
+    default=0,
+    help="snom phones challenge the server's uaCSTA requests (0, 1, 2).",
+)
+def sim(
+    server: str,
+    use_tls: bool,
+    ca: str | None,
+    phones: int,
+    vendors: str,
+    password: str,
+    ramp: float,
+    duration: float | None,
+    csta_challenge: int,
+) -> None:
+    """Simulate uaCSTA desk phones against a uacsta server."""
+    import ssl as ssl_module
+
+    from .sim.runner import PREFIXES, SimOptions, run
+
+    host, _, port_text = server.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise click.BadParameter("give HOST:PORT", param_hint="--server")
+    names = [v.strip() for v in vendors.split(",") if v.strip()]
+    unknown = [v for v in names if v not in PREFIXES]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown vendor(s) {', '.join(unknown) or '(none)'}; "
+            f"known: {', '.join(sorted(PREFIXES))}",
+            param_hint="--vendors",
+        )
+    context = None
+    if use_tls:
+        context = ssl_module.create_default_context(cafile=ca)
+        if ca is None:
+            context = ssl_module.create_default_context()
+    opts = SimOptions(
+        host=host,
+        port=int(port_text),
+        password=password,
+        phones=phones,
+        vendors=names,
+        tls=context,
+        ramp=ramp,
+        duration=duration,
+        csta_challenge=csta_challenge,
+    )
+    try:
+        result = _run(run(opts))
+    except KeyboardInterrupt:
+        return
+    click.echo(result.line())
+    if result.registered < result.started:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -130,7 +130,7 @@ class SimPhone:
             cfg.server_host,
             cfg.server_port,
             ssl=cfg.tls,
-            server_hostname="localhost" if cfg.tls else None,
+            server_hostname=cfg.server_host if cfg.tls else None,
         )
         self._local = self._writer.get_extra_info("sockname")[:2]
         self._task = asyncio.get_running_loop().create_task(self._read_loop())

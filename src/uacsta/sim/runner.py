@@ -1,0 +1,125 @@
+"""Many simulated phones in one process: ``uacsta sim``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from dataclasses import dataclass, field
+
+from .phone import SimPhone, SimPhoneConfig
+
+log = logging.getLogger("uacsta.sim")
+
+# MAC prefixes (vendor OUIs) and Gigaset handset-ID prefixes.
+PREFIXES = {
+    "snom": "000413",
+    "yealink": "001565",
+    "mitel": "00085D",
+    "poly": "64167F",
+    "auerswald": "000952",
+    "gigaset": "58gEC6",
+}
+
+
+@dataclass
+class SimOptions:
+    host: str
+    port: int
+    password: str
+    phones: int = 10
+    vendors: list[str] = field(default_factory=lambda: sorted(PREFIXES))
+    tls: ssl.SSLContext | None = None
+    ramp: float = 100.0  # phones started per second
+    duration: float | None = None  # None: until cancelled
+    first_number: int = 1000
+    csta_challenge: int = 0
+
+
+@dataclass
+class SimReport:
+    started: int = 0
+    registered: int = 0
+    refused: int = 0
+    errors: int = 0
+    dialogs: int = 0
+    requests_answered: int = 0
+
+    def line(self) -> str:
+        return (
+            f"phones started {self.started}, registered {self.registered}, refused "
+            f"{self.refused}, errors {self.errors}, uaCSTA dialogs up {self.dialogs}, "
+            f"CSTA requests answered {self.requests_answered}"
+        )
+
+
+def make_phones(opts: SimOptions) -> list[SimPhone]:
+    phones = []
+    for i in range(opts.phones):
+        vendor = opts.vendors[i % len(opts.vendors)]
+        phones.append(
+            SimPhone(
+                SimPhoneConfig(
+                    vendor=vendor,
+                    mac=f"{PREFIXES[vendor]}{i:06X}",
+                    identities=[f"sip:{opts.first_number + i}@uacsta-sim"],
+                    password=opts.password,
+                    server_host=opts.host,
+                    server_port=opts.port,
+                    tls=opts.tls,
+                    csta_challenge=opts.csta_challenge if vendor == "snom" else 0,
+                )
+            )
+        )
+    return phones
+
+
+def report(phones: list[SimPhone], started: int, refused: int, errors: int) -> SimReport:
+    return SimReport(
+        started=started,
+        registered=sum(p.registered for p in phones),
+        refused=refused,
+        errors=errors,
+        dialogs=sum(p.dialog is not None for p in phones),
+        requests_answered=sum(len(p.received) for p in phones),
+    )
+
+
+async def run(opts: SimOptions, on_report: object = None) -> SimReport:
+    """Start the phones at the ramp rate, keep them for ``duration``, stop them."""
+    phones = make_phones(opts)
+    started = refused = errors = 0
+
+    async def start(phone: SimPhone) -> None:
+        nonlocal refused, errors
+        try:
+            response = await phone.start()
+            if response.status != 200:
+                refused += 1
+                log.warning(
+                    "%s: REGISTER answered %d %s", phone.mac, response.status, response.reason
+                )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            errors += 1
+            log.warning("%s: %s", phone.mac, exc)
+
+    tasks = []
+    interval = 1.0 / opts.ramp if opts.ramp > 0 else 0.0
+    for phone in phones:
+        tasks.append(asyncio.get_running_loop().create_task(start(phone)))
+        started += 1
+        if interval:
+            await asyncio.sleep(interval)
+    await asyncio.gather(*tasks)
+    try:
+        if opts.duration is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(opts.duration)
+    finally:
+        final = report(phones, started, refused, errors)
+        for phone in phones:
+            with contextlib.suppress(Exception):
+                await phone.stop()
+    return final
