@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.helpers.process import UacstaProcess
-
-PASSWORD = "sim-Password-1"
-
-
-@pytest.fixture
-def uacsta(tmp_path: Path) -> Iterator[UacstaProcess]:
-    proc = UacstaProcess(tmp_path / "data")
-    proc.data_dir.mkdir()
-    proc.configure(PASSWORD)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+from tests.interop.conftest import PASSWORD
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])

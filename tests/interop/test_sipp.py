@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.process import UacstaProcess, free_port, require
+from tests.interop.conftest import PASSWORD
 
 pytestmark = pytest.mark.interop
 SCENARIOS = Path(__file__).parent / "scenarios"
-PASSWORD = "sipp-Password-1"
-
-
-@pytest.fixture
-def uacsta(tmp_path: Path) -> Iterator[UacstaProcess]:
-    proc = UacstaProcess(tmp_path / "data")
-    proc.data_dir.mkdir()
-    proc.configure(PASSWORD)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 def sipp(port: int, scenario: str, mac: str, password: str, cwd: Path) -> subprocess.Popen[str]:
