@@ -215,3 +215,55 @@ def test_events_that_make_no_sense_are_reported() -> None:
     )
     assert bad is not None and "announcing hold" in bad.reason
     assert len(t.anomalies) == 3
+
+
+def test_conference_from_the_added_party() -> None:
+    c = CallTracker()
+    run(
+        c,
+        [
+            DeliveredEvent(
+                monitorCrossRefID=M, connection=conn("2", "C"), localConnectionInfo=S.ALERTING
+            ),
+            EstablishedEvent(monitorCrossRefID=M, establishedConnection=conn("2", "C")),
+            ConferencedEvent(
+                monitorCrossRefID=M,
+                primaryOldCall=conn("2", "C"),
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.CONFERENCE,
+                conferenceConnections=[ConnectionListItem(newConnection=conn("3", "C"))],
+            ),
+            ConnectionClearedEvent(
+                monitorCrossRefID=M,
+                droppedConnection=conn("3", "A"),
+                localConnectionInfo=S.CONNECTED,
+            ),  # A leaves, C stays
+        ],
+    )
+    assert c.state("3") is S.CONNECTED and c.state("2") is S.NULL
+
+
+def test_deflect_from_the_caller() -> None:
+    a = CallTracker()
+    run(
+        a,
+        [
+            ServiceInitiatedEvent(monitorCrossRefID=M, initiatedConnection=conn("4", "A")),
+            OriginatedEvent(monitorCrossRefID=M, originatedConnection=conn("4", "A")),
+            DeliveredEvent(
+                monitorCrossRefID=M, connection=conn("4", "B"), localConnectionInfo=S.CONNECTED
+            ),
+            # B deflects: the caller stays connected, the call rings elsewhere
+            DivertedEvent(
+                monitorCrossRefID=M,
+                connection=conn("4", "B"),
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.REDIRECTED,
+            ),
+            DeliveredEvent(
+                monitorCrossRefID=M, connection=conn("4", "D"), localConnectionInfo=S.CONNECTED
+            ),
+            EstablishedEvent(monitorCrossRefID=M, establishedConnection=conn("4", "D")),
+        ],
+    )
+    assert a.state("4") is S.CONNECTED
