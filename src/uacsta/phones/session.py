@@ -23,6 +23,7 @@ from ..csta.model import (
     CstaMessage,
     GetSwitchingFunctionDevices,
     GetSwitchingFunctionDevicesResponse,
+    Kind,
     RequestSystemStatus,
     RequestSystemStatusResponse,
     RequestTypes,
@@ -76,6 +77,8 @@ class PhoneSession:
     password: Callable[[], str]
     settings: SessionSettings = field(default_factory=SessionSettings)
     on_change: Callable[[PhoneSession], None] = lambda session: None
+    # The phone's events (monitor events, in the order it sent them).
+    on_event: Callable[[PhoneSession, CstaMessage], None] = lambda session, event: None
     state: SessionState = SessionState.INVITING
     dialog: Dialog | None = None
     identities: list[DeviceID] = field(default_factory=list)
@@ -316,8 +319,11 @@ class PhoneSession:
                 self.on_change(self)
             body = encode(SwitchingFunctionDevicesResponse(), self.profile.edition)
             return build_response(req, 200, extra=CSTA_HEADERS, body=body)
-        if isinstance(msg, SwFunctionDevicesChanged) and self.state is SessionState.UP:
-            asyncio.get_running_loop().create_task(self._reload_identities())
+        if isinstance(msg, SwFunctionDevicesChanged):
+            if self.state is SessionState.UP:
+                asyncio.get_running_loop().create_task(self._reload_identities())
+        elif isinstance(msg, CstaMessage) and msg.KIND is Kind.EVENT:
+            self.on_event(self, msg)
         return build_response(req, 200)
 
     # -- capability exchange --------------------------------------------------------------------

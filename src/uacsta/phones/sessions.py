@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from ..csta.model import CstaMessage
 from ..sip.message import Request, Response
 from ..sip.transaction import TransactionTable
 from .directory import PhoneDirectory
@@ -33,6 +34,7 @@ class SessionManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._bindings: dict[str, Binding] = {}
         self.listeners: list[Callable[[PhoneSession], None]] = []
+        self.event_listeners: list[Callable[[PhoneSession, CstaMessage], None]] = []
 
     # -- following the registrar and the telephone list ------------------------------
 
@@ -67,6 +69,7 @@ class SessionManager:
             password=self.password,
             settings=self.settings(),
             on_change=self._changed,
+            on_event=self._event,
         )
         self.sessions[binding.mac] = session
         self._tasks[binding.mac] = asyncio.get_running_loop().create_task(
@@ -90,6 +93,13 @@ class SessionManager:
                 listener(session)
             except Exception:
                 log.exception("session listener failed")
+
+    def _event(self, session: PhoneSession, event: CstaMessage) -> None:
+        for listener in self.event_listeners:
+            try:
+                listener(session, event)
+            except Exception:
+                log.exception("event listener failed")
 
     def controllable(self, mac: str) -> bool:
         session = self.sessions.get(mac)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import ssl
@@ -59,6 +60,7 @@ from ..sip.framer import MessageReceived, StreamFramer
 from ..sip.headers import Headers
 from ..sip.message import Request, Response, build_response
 from ..sip.transaction import new_branch
+from .switch import SimSwitch
 
 log = logging.getLogger("uacsta.sim")
 CSTA_HEADERS = [
@@ -113,6 +115,8 @@ class SimPhone:
     _digest: DigestServer | None = None
     _challenged_invite: bool = False
     _local: tuple[str, int] = ("127.0.0.1", 0)
+    switch: SimSwitch | None = None
+    events_sent: list[CstaMessage] = field(default_factory=list)
 
     @property
     def profile(self) -> VendorProfile:
@@ -319,9 +323,9 @@ class SimPhone:
             return GetSwitchingFunctionDevicesResponse(serviceCrossRefID=ref)
         if isinstance(msg, MonitorStart):
             device = msg.monitorObject.deviceObject
-            if device is None or not self._owns(device):
+            if device is None or not self.owns(device):
                 return CSTAErrorCode.operation("invalidMonitorObject")
-            ref = str(self.config.identities.index(self._identity(device)))
+            ref = str(self.config.identities.index(self.identity_of(device)))
             self.monitors[ref] = device.value
             return MonitorStartResponse(monitorCrossRefID=ref, monitorExistingCalls=True)
         if isinstance(msg, MonitorStop):
@@ -345,17 +349,36 @@ class SimPhone:
         if isinstance(msg, SnapshotDevice):
             # No calls are simulated yet: an idle device has no connections.
             return SnapshotDeviceResponse(crossRefIDorSnapshotData=SnapshotDeviceData())
+        if self.switch is not None:
+            answer = self.switch.handle(self, msg)
+            if answer is not None:
+                return answer
         log.warning("%s: %s is not simulated yet", self.mac, name)
         return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
 
-    def _identity(self, device: DeviceID) -> str:
+    def identity_of(self, device: DeviceID) -> str:
         for identity in self.config.identities:
             if DeviceID(identity).key == device.key:
                 return identity
         raise KeyError(device.value)
 
-    def _owns(self, device: DeviceID) -> bool:
+    def owns(self, device: DeviceID) -> bool:
         return any(DeviceID(i).key == device.key for i in self.config.identities)
+
+    def event(self, event: CstaMessage, line: str) -> None:
+        """Send an event to every monitor the server started on ``line`` (none:
+        the phone keeps it to itself, as real phones do)."""
+        for ref, monitored in self.monitors.items():
+            if DeviceID(monitored).key == DeviceID(line).key:
+                stamped = dataclasses.replace(event, monitorCrossRefID=ref)  # type: ignore[call-arg]
+                self.events_sent.append(stamped)
+                if self.dialog is not None:
+                    request = self._dialog_request("INFO", self._encode(stamped))
+                    asyncio.get_running_loop().create_task(self._quietly(request))
+
+    async def _quietly(self, request: Request) -> None:
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await self._transact(request)
 
     async def _send_devices(self, ref: str) -> None:
         """After the response, the phone INFOs its identities (Yealink does at once)."""

@@ -1,0 +1,299 @@
+"""The simulated switch: joins the phones of one simulator process.
+
+Each identity of each phone is a line with a directory number (the user part of
+its SIP URI).  Each phone is its own switching function, as a uaCSTA phone is:
+it numbers its own calls (callIDs) and reports only its own view, so a call
+between A and B is two legs, A's and B's, each with the states of ECMA-269 and
+the events a real phone sends (ServiceInitiated, Originated, Delivered,
+Established, Held, Retrieved, ConnectionCleared, Failed).
+
+Simulated so far: the basic two-party call (make, ring, answer, hold, retrieve,
+clear from either side) and a busy destination (DND or no such number).
+Consultation, transfer, conference, single-step transfer, deflect, forwarding and
+external parties are still to come (issue 7).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..csta.errors import CSTAErrorCode
+from ..csta.model import (
+    AnswerCall,
+    AnswerCallResponse,
+    ClearConnection,
+    ClearConnectionResponse,
+    ConnectionClearedEvent,
+    CstaMessage,
+    DeliveredEvent,
+    EstablishedEvent,
+    FailedEvent,
+    HeldEvent,
+    HoldCall,
+    HoldCallResponse,
+    MakeCall,
+    MakeCallResponse,
+    OriginatedEvent,
+    RetrieveCall,
+    RetrieveCallResponse,
+    RetrievedEvent,
+    ServiceInitiatedEvent,
+)
+from ..csta.types import ConnectionID, DeviceID, EventCause, EventDevice
+from ..csta.types import LocalConnectionState as S
+
+if TYPE_CHECKING:
+    from .phone import SimPhone
+
+
+@dataclass
+class Leg:
+    """One phone's side of a call."""
+
+    phone: SimPhone
+    device: str  # the identity (SIP URI) of the line
+    call_id: str
+    state: S
+    peer: Leg | None = None
+    calling: str = ""
+    called: str = ""
+
+    def conn(self, device: str | None = None) -> ConnectionID:
+        return ConnectionID(self.call_id, DeviceID(device or self.device))
+
+    def emit(self, event: CstaMessage) -> None:
+        self.phone.event(event, self.device)
+
+
+def _number(identity: str) -> str:
+    user = DeviceID(identity).key.split("@", 1)[0]
+    return user
+
+
+@dataclass
+class SimSwitch:
+    lines: dict[str, tuple[SimPhone, str]] = field(default_factory=dict)  # number -> line
+    legs: dict[tuple[str, str], Leg] = field(default_factory=dict)  # (mac, callID) -> leg
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def attach(self, phone: SimPhone) -> None:
+        for identity in phone.config.identities:
+            self.lines[_number(identity)] = (phone, identity)
+        phone.switch = self
+
+    def _new_call_id(self, phone: SimPhone) -> str:
+        n = next(self._ids)
+        # snom numbers calls with negative callIDs (seen in its snapshots)
+        return str(-n) if phone.config.vendor == "snom" else str(n)
+
+    def _leg(self, phone: SimPhone, conn: ConnectionID) -> Leg | None:
+        if conn.callID is None:
+            return None
+        return self.legs.get((phone.mac, conn.callID))
+
+    # -- services ----------------------------------------------------------------------
+
+    def handle(self, phone: SimPhone, msg: CstaMessage) -> CstaMessage | CSTAErrorCode | None:
+        """The answer to a call-control request, or None for one not simulated."""
+        if isinstance(msg, MakeCall):
+            return self.make_call(phone, msg.callingDevice.value, msg.calledDirectoryNumber.value)
+        if isinstance(msg, AnswerCall):
+            leg = self._leg(phone, msg.callToBeAnswered)
+            if leg is None or leg.state is not S.ALERTING:
+                return CSTAErrorCode.state("noCallToAnswer")
+            self.answer(leg)
+            return AnswerCallResponse()
+        if isinstance(msg, ClearConnection):
+            leg = self._leg(phone, msg.connectionToBeCleared)
+            if leg is None:
+                return CSTAErrorCode.state("noConnectionToClear")
+            self.clear(leg)
+            return ClearConnectionResponse()
+        if isinstance(msg, HoldCall):
+            leg = self._leg(phone, msg.callToBeHeld)
+            if leg is None or leg.state is not S.CONNECTED:
+                return CSTAErrorCode.state("noActiveCall")
+            self.hold(leg)
+            return HoldCallResponse()
+        if isinstance(msg, RetrieveCall):
+            leg = self._leg(phone, msg.callToBeRetrieved)
+            if leg is None or leg.state is not S.HOLD:
+                return CSTAErrorCode.state("noHeldCall")
+            self.retrieve(leg)
+            return RetrieveCallResponse()
+        return None
+
+    def make_call(
+        self, phone: SimPhone, calling: str, called: str
+    ) -> MakeCallResponse | CSTAErrorCode:
+        if not phone.owns(DeviceID(calling)):
+            return CSTAErrorCode.operation("invalidCallingDevice")
+        device = phone.identity_of(DeviceID(calling))
+        a = Leg(phone, device, self._new_call_id(phone), S.INITIATED, calling=device, called=called)
+        self.legs[(phone.mac, a.call_id)] = a
+        a_ev = EventDevice.of(device)
+        a.emit(
+            ServiceInitiatedEvent(
+                monitorCrossRefID="",
+                initiatedConnection=a.conn(),
+                initiatingDevice=a_ev,
+                localConnectionInfo=S.INITIATED,
+                cause=EventCause.MAKE_CALL,
+            )
+        )
+        a.state = S.CONNECTED
+        target = self.lines.get(_number(called))
+        called_ev = EventDevice.of(target[1] if target else called)
+        a.emit(
+            OriginatedEvent(
+                monitorCrossRefID="",
+                originatedConnection=a.conn(),
+                callingDevice=a_ev,
+                calledDevice=called_ev,
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.MAKE_CALL,
+            )
+        )
+        response = MakeCallResponse(callingDevice=a.conn())
+        if target is None or target[0].dnd:
+            cause = EventCause.DO_NOT_DISTURB if target else EventCause.NUMBER_UNALLOCATED
+            a.state = S.FAIL
+            a.emit(
+                FailedEvent(
+                    monitorCrossRefID="",
+                    failedConnection=a.conn(called_ev.device.value if called_ev.device else called),
+                    failingDevice=called_ev,
+                    callingDevice=a_ev,
+                    calledDevice=called_ev,
+                    localConnectionInfo=S.FAIL,
+                    cause=cause,
+                )
+            )
+            return response
+        other, line = target
+        b = Leg(
+            other, line, self._new_call_id(other), S.ALERTING, peer=a, calling=device, called=line
+        )
+        a.peer = b
+        self.legs[(other.mac, b.call_id)] = b
+        b_ev = EventDevice.of(line)
+        b.emit(
+            DeliveredEvent(
+                monitorCrossRefID="",
+                connection=b.conn(),
+                alertingDevice=b_ev,
+                callingDevice=a_ev,
+                calledDevice=b_ev,
+                localConnectionInfo=S.ALERTING,
+                cause=EventCause.NEW_CALL,
+            )
+        )
+        a.emit(
+            DeliveredEvent(
+                monitorCrossRefID="",
+                connection=a.conn(line),
+                alertingDevice=b_ev,
+                callingDevice=a_ev,
+                calledDevice=b_ev,
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.NEW_CALL,
+            )
+        )
+        return response
+
+    def answer(self, b: Leg) -> None:
+        a = b.peer
+        b.state = S.CONNECTED
+        caller = EventDevice.of(b.calling)
+        me = EventDevice.of(b.device)
+        b.emit(
+            EstablishedEvent(
+                monitorCrossRefID="",
+                establishedConnection=b.conn(),
+                answeringDevice=me,
+                callingDevice=caller,
+                calledDevice=me,
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.NORMAL,
+            )
+        )
+        if a is not None:
+            a.emit(
+                EstablishedEvent(
+                    monitorCrossRefID="",
+                    establishedConnection=a.conn(b.device),
+                    answeringDevice=me,
+                    callingDevice=caller,
+                    calledDevice=me,
+                    localConnectionInfo=S.CONNECTED,
+                    cause=EventCause.NORMAL,
+                )
+            )
+
+    def hold(self, leg: Leg) -> None:
+        leg.state = S.HOLD
+        me = EventDevice.of(leg.device)
+        leg.emit(
+            HeldEvent(
+                monitorCrossRefID="",
+                heldConnection=leg.conn(),
+                holdingDevice=me,
+                localConnectionInfo=S.HOLD,
+                cause=EventCause.NORMAL,
+            )
+        )
+        if leg.peer is not None:
+            p = leg.peer
+            p.emit(
+                HeldEvent(
+                    monitorCrossRefID="",
+                    heldConnection=p.conn(leg.device),
+                    holdingDevice=me,
+                    localConnectionInfo=p.state,
+                    cause=EventCause.NORMAL,
+                )
+            )
+
+    def retrieve(self, leg: Leg) -> None:
+        leg.state = S.CONNECTED
+        me = EventDevice.of(leg.device)
+        leg.emit(
+            RetrievedEvent(
+                monitorCrossRefID="",
+                retrievedConnection=leg.conn(),
+                retrievingDevice=me,
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.NORMAL,
+            )
+        )
+        if leg.peer is not None:
+            p = leg.peer
+            p.emit(
+                RetrievedEvent(
+                    monitorCrossRefID="",
+                    retrievedConnection=p.conn(leg.device),
+                    retrievingDevice=me,
+                    localConnectionInfo=p.state,
+                    cause=EventCause.NORMAL,
+                )
+            )
+
+    def clear(self, leg: Leg) -> None:
+        """Clearing one side of a two-party call ends both."""
+        me = EventDevice.of(leg.device)
+        for side in (leg, leg.peer):
+            if side is None:
+                continue
+            side.state = S.NULL
+            self.legs.pop((side.phone.mac, side.call_id), None)
+            side.emit(
+                ConnectionClearedEvent(
+                    monitorCrossRefID="",
+                    droppedConnection=side.conn(leg.device),
+                    releasingDevice=me,
+                    localConnectionInfo=S.NULL,
+                    cause=EventCause.NORMAL_CLEARING,
+                )
+            )

@@ -1,0 +1,174 @@
+"""Calls on the simulated switch, seen through the real server: the server
+monitors two simulated phones, drives the call with CSTA requests, and each
+phone's events arrive in order, fit the ECMA-269 call-state table, and carry
+the monitorCrossRefID the phone gave."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import PHONE_PASSWORD, eventually
+from uacsta.csta.callstate import CallTracker
+from uacsta.csta.model import (
+    AnswerCall,
+    AnswerCallResponse,
+    ClearConnection,
+    ConnectionClearedEvent,
+    CstaMessage,
+    DeliveredEvent,
+    EstablishedEvent,
+    FailedEvent,
+    HeldEvent,
+    HoldCall,
+    MakeCall,
+    MakeCallResponse,
+    MonitorObject,
+    MonitorStart,
+    MonitorStartResponse,
+    OriginatedEvent,
+    RetrieveCall,
+    RetrievedEvent,
+    ServiceInitiatedEvent,
+    SetDoNotDisturb,
+)
+from uacsta.csta.types import DeviceID, EventCause
+from uacsta.csta.types import LocalConnectionState as S
+from uacsta.phones.session import PhoneSession
+from uacsta.server import UacstaServer
+from uacsta.sim.phone import SimPhone, SimPhoneConfig
+from uacsta.sim.switch import SimSwitch
+
+A_ID, B_ID = "sip:201@pbx.example", "sip:202@pbx.example"
+
+
+class Pair:
+    def __init__(self, server: UacstaServer) -> None:
+        assert server.phones is not None and server.sessions is not None
+        self.server = server
+        port = server.phones.port("lan", "TCP")
+        self.switch = SimSwitch()
+        self.a = SimPhone(
+            SimPhoneConfig("snom", "000413000201", [A_ID], PHONE_PASSWORD, "127.0.0.1", port)
+        )
+        self.b = SimPhone(
+            SimPhoneConfig("yealink", "001565000202", [B_ID], PHONE_PASSWORD, "127.0.0.1", port)
+        )
+        for phone in (self.a, self.b):
+            self.switch.attach(phone)
+        self.events: dict[str, list[CstaMessage]] = defaultdict(list)
+        server.sessions.event_listeners.append(
+            lambda session, event: self.events[session.mac].append(event)
+        )
+        self.refs: dict[str, str] = {}
+
+    def session(self, phone: SimPhone) -> PhoneSession:
+        assert self.server.sessions is not None
+        return self.server.sessions.sessions[phone.mac]
+
+    async def start(self) -> None:
+        assert self.server.sessions is not None
+        for phone, device in ((self.a, A_ID), (self.b, B_ID)):
+            await phone.start()
+            await eventually(lambda p=phone: self.server.sessions.controllable(p.mac))  # type: ignore[union-attr]
+            answer = await self.session(phone).request(
+                MonitorStart(monitorObject=MonitorObject(deviceObject=DeviceID(device)))
+            )
+            assert isinstance(answer, MonitorStartResponse)
+            self.refs[phone.mac] = answer.monitorCrossRefID
+
+    def kinds(self, phone: SimPhone) -> list[tuple[str, S | None]]:
+        return [
+            (type(e).__name__, getattr(e, "localConnectionInfo", None))
+            for e in self.events[phone.mac]
+        ]
+
+
+@pytest.fixture
+async def pair(server: UacstaServer) -> AsyncIterator[Pair]:
+    p = Pair(server)
+    await p.start()
+    yield p
+    for phone in (p.a, p.b):
+        await phone.stop()
+
+
+async def test_basic_call_hold_retrieve_clear(pair: Pair) -> None:
+    a, b = pair.a, pair.b
+    made = await pair.session(a).request(
+        MakeCall(callingDevice=DeviceID(A_ID), calledDirectoryNumber=DeviceID("202"))
+    )
+    assert isinstance(made, MakeCallResponse) and made.callingDevice.callID is not None
+    a_call = made.callingDevice.callID
+    assert a_call.startswith("-")  # snom's negative callIDs
+    await eventually(lambda: len(pair.events[a.mac]) == 3 and len(pair.events[b.mac]) == 1)
+    assert pair.kinds(a) == [
+        ("ServiceInitiatedEvent", S.INITIATED),
+        ("OriginatedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+    ]
+    assert pair.kinds(b) == [("DeliveredEvent", S.ALERTING)]
+    ringing = pair.events[b.mac][0]
+    assert isinstance(ringing, DeliveredEvent)
+    assert ringing.callingDevice is not None and ringing.callingDevice.key == "201@pbx.example"
+    b_call = ringing.connection
+    answered = await pair.session(b).request(AnswerCall(callToBeAnswered=b_call))
+    assert isinstance(answered, AnswerCallResponse)
+    await pair.session(a).request(HoldCall(callToBeHeld=made.callingDevice))
+    await pair.session(a).request(RetrieveCall(callToBeRetrieved=made.callingDevice))
+    await pair.session(b).request(ClearConnection(connectionToBeCleared=b_call))
+    await eventually(lambda: len(pair.events[a.mac]) == 7 and len(pair.events[b.mac]) == 5)
+    assert pair.kinds(a)[3:] == [
+        ("EstablishedEvent", S.CONNECTED),
+        ("HeldEvent", S.HOLD),
+        ("RetrievedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    assert pair.kinds(b)[1:] == [
+        ("EstablishedEvent", S.CONNECTED),
+        ("HeldEvent", S.CONNECTED),
+        ("RetrievedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    for phone in (a, b):
+        assert {e.monitorCrossRefID for e in pair.events[phone.mac]} == {  # type: ignore[attr-defined]
+            pair.refs[phone.mac]
+        }
+        tracker = CallTracker()
+        for event in pair.events[phone.mac]:
+            assert tracker.apply(event) is None, event
+        assert tracker.calls == {}
+    kinds = [type(e) for e in pair.events[a.mac]]
+    assert kinds == [
+        ServiceInitiatedEvent,
+        OriginatedEvent,
+        DeliveredEvent,
+        EstablishedEvent,
+        HeldEvent,
+        RetrievedEvent,
+        ConnectionClearedEvent,
+    ]
+    assert isinstance(pair.events[b.mac][1], EstablishedEvent)
+
+
+async def test_busy_with_dnd_and_errors(pair: Pair) -> None:
+    a, b = pair.a, pair.b
+    await pair.session(b).request(SetDoNotDisturb(device=DeviceID(B_ID), doNotDisturbOn=True))
+    made = await pair.session(a).request(
+        MakeCall(callingDevice=DeviceID(A_ID), calledDirectoryNumber=DeviceID("202"))
+    )
+    assert isinstance(made, MakeCallResponse)
+    await eventually(lambda: len(pair.events[a.mac]) == 3)
+    failed = pair.events[a.mac][2]
+    assert isinstance(failed, FailedEvent) and failed.cause is EventCause.DO_NOT_DISTURB
+    assert pair.events[b.mac] == []  # B never rang
+    wrong = await pair.session(b).request(AnswerCall(callToBeAnswered=made.callingDevice))
+    assert str(wrong) == "stateIncompatibility/noCallToAnswer"
+    other = await pair.session(a).request(
+        MakeCall(
+            callingDevice=DeviceID("sip:999@pbx.example"), calledDirectoryNumber=DeviceID("202")
+        )
+    )
+    assert str(other) == "operation/invalidCallingDevice"
