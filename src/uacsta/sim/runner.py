@@ -9,6 +9,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from .phone import SimPhone, SimPhoneConfig
+from .switch import SimSwitch
 
 log = logging.getLogger("uacsta.sim")
 
@@ -55,6 +56,8 @@ class SimReport:
 
 
 def make_phones(opts: SimOptions) -> list[SimPhone]:
+    """The phones, all on one simulated switch so that they can call each other."""
+    switch = SimSwitch()
     phones = []
     for i in range(opts.phones):
         vendor = opts.vendors[i % len(opts.vendors)]
