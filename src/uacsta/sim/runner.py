@@ -75,6 +75,7 @@ def make_phones(opts: SimOptions) -> list[SimPhone]:
                 )
             )
         )
+        switch.attach(phones[-1])
     return phones
 
 
