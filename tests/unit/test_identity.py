@@ -57,11 +57,3 @@ def test_unknown_user_agent_falls_back_to_the_oui() -> None:
     assert parse_user_agent("SomePhone 1.0", "000952AABBCC").vendor == "auerswald"
     assert parse_user_agent("", "58gEC6o1oD58").vendor == "gigaset"
     assert parse_user_agent("x", "AABBCCDDEEFF").vendor == "unknown"
-
-
-def test_simulated_phones_of_one_run_share_a_switch() -> None:
-    from uacsta.sim.runner import SimOptions, make_phones
-
-    phones = make_phones(SimOptions(host="127.0.0.1", port=5060, password="p", phones=3))
-    assert phones[0].switch is not None and phones[0].switch is phones[2].switch
-    assert sorted(phones[0].switch.lines) == ["1000", "1001", "1002"]
