@@ -172,3 +172,172 @@ async def test_busy_with_dnd_and_errors(pair: Pair) -> None:
         )
     )
     assert str(other) == "operation/invalidCallingDevice"
+
+
+C_ID = "sip:203@pbx.example"
+
+
+class Trio(Pair):
+    def __init__(self, server: UacstaServer) -> None:
+        super().__init__(server)
+        assert server.phones is not None
+        self.c = SimPhone(
+            SimPhoneConfig(
+                "mitel",
+                "00085D000203",
+                [C_ID],
+                PHONE_PASSWORD,
+                "127.0.0.1",
+                server.phones.port("lan", "TCP"),
+            )
+        )
+        self.switch.attach(self.c)
+
+    async def start(self) -> None:
+        await super().start()
+        assert self.server.sessions is not None
+        await self.c.start()
+        await eventually(lambda: self.server.sessions.controllable(self.c.mac))  # type: ignore[union-attr]
+        answer = await self.session(self.c).request(
+            MonitorStart(monitorObject=MonitorObject(deviceObject=DeviceID(C_ID)))
+        )
+        assert isinstance(answer, MonitorStartResponse)
+        self.refs[self.c.mac] = answer.monitorCrossRefID
+
+    async def call(self, frm: SimPhone, device: str, number: str) -> MakeCallResponse:
+        made = await self.session(frm).request(
+            MakeCall(callingDevice=DeviceID(device), calledDirectoryNumber=DeviceID(number))
+        )
+        assert isinstance(made, MakeCallResponse)
+        return made
+
+    async def wait(self, *counts: tuple[SimPhone, int]) -> None:
+        await eventually(lambda: all(len(self.events[p.mac]) == n for p, n in counts))
+
+    def last(self, phone: SimPhone, kind: type[CstaMessage]) -> CstaMessage:
+        return [e for e in self.events[phone.mac] if isinstance(e, kind)][-1]
+
+    def check_call_states(self) -> None:
+        for phone in (self.a, self.b, self.c):
+            tracker = CallTracker()
+            for event in self.events[phone.mac]:
+                assert tracker.apply(event) is None, (phone.mac, event)
+            assert tracker.calls == {}, (phone.mac, tracker.calls)
+
+
+@pytest.fixture
+async def trio(server: UacstaServer) -> AsyncIterator[Trio]:
+    t = Trio(server)
+    await t.start()
+    yield t
+    for phone in (t.a, t.b, t.c):
+        await phone.stop()
+
+
+async def test_consultation_and_transfer(trio: Trio) -> None:
+    from uacsta.csta.model import ConsultationCall, ConsultationCallResponse, TransferCall
+
+    a, b, c = trio.a, trio.b, trio.c
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 3), (b, 1))
+    ring = trio.last(b, DeliveredEvent)
+    assert isinstance(ring, DeliveredEvent)
+    await trio.session(b).request(AnswerCall(callToBeAnswered=ring.connection))
+    consult = await trio.session(a).request(
+        ConsultationCall(existingCall=made.callingDevice, consultedDevice=DeviceID("203"))
+    )
+    assert isinstance(consult, ConsultationCallResponse) and consult.initiatedCall is not None
+    await trio.wait((a, 8), (b, 3), (c, 1))
+    c_ring = trio.last(c, DeliveredEvent)
+    assert isinstance(c_ring, DeliveredEvent)
+    await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
+    await trio.session(a).request(
+        TransferCall(heldCall=made.callingDevice, activeCall=consult.initiatedCall)
+    )
+    await trio.wait((a, 10), (b, 4), (c, 3))
+    b_leg = ring.connection
+    await trio.session(b).request(ClearConnection(connectionToBeCleared=b_leg))
+    await trio.wait((a, 10), (b, 5), (c, 4))
+    assert trio.kinds(a) == [
+        ("ServiceInitiatedEvent", S.INITIATED),
+        ("OriginatedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+        ("EstablishedEvent", S.CONNECTED),
+        ("HeldEvent", S.HOLD),
+        ("ServiceInitiatedEvent", S.INITIATED),
+        ("OriginatedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+        ("EstablishedEvent", S.CONNECTED),
+        ("TransferedEvent", S.NULL),
+    ]
+    assert trio.kinds(b) == [
+        ("DeliveredEvent", S.ALERTING),
+        ("EstablishedEvent", S.CONNECTED),
+        ("HeldEvent", S.CONNECTED),
+        ("TransferedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    assert trio.kinds(c) == [
+        ("DeliveredEvent", S.ALERTING),
+        ("EstablishedEvent", S.CONNECTED),
+        ("TransferedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    cleared = trio.last(c, ConnectionClearedEvent)
+    assert isinstance(cleared, ConnectionClearedEvent)
+    assert cleared.releasingDevice is not None and cleared.releasingDevice.key == "202@pbx.example"
+    trio.check_call_states()
+
+
+async def test_single_step_transfer(trio: Trio) -> None:
+    from uacsta.csta.model import SingleStepTransferCall, SingleStepTransferCallResponse
+
+    a, b, c = trio.a, trio.b, trio.c
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 3), (b, 1))
+    ring = trio.last(b, DeliveredEvent)
+    assert isinstance(ring, DeliveredEvent)
+    await trio.session(b).request(AnswerCall(callToBeAnswered=ring.connection))
+    done = await trio.session(a).request(
+        SingleStepTransferCall(activeCall=made.callingDevice, transferredTo=DeviceID(C_ID))
+    )
+    assert isinstance(done, SingleStepTransferCallResponse)
+    await trio.wait((a, 5), (b, 4), (c, 1))
+    c_ring = trio.last(c, DeliveredEvent)
+    assert isinstance(c_ring, DeliveredEvent) and c_ring.callingDevice is not None
+    assert c_ring.callingDevice.key == "202@pbx.example"
+    await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
+    await trio.session(c).request(ClearConnection(connectionToBeCleared=c_ring.connection))
+    await trio.wait((a, 5), (b, 6), (c, 3))
+    assert trio.kinds(a)[-1] == ("TransferedEvent", S.NULL)
+    assert trio.kinds(b)[2:] == [
+        ("TransferedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+        ("EstablishedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    trio.check_call_states()
+
+
+async def test_deflect(trio: Trio) -> None:
+    from uacsta.csta.model import DeflectCall, DeflectCallResponse
+
+    a, b, c = trio.a, trio.b, trio.c
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 3), (b, 1))
+    ring = trio.last(b, DeliveredEvent)
+    assert isinstance(ring, DeliveredEvent)
+    done = await trio.session(b).request(
+        DeflectCall(callToBeDiverted=ring.connection, newDestination=DeviceID(C_ID))
+    )
+    assert isinstance(done, DeflectCallResponse)
+    await trio.wait((a, 5), (b, 2), (c, 1))
+    assert trio.kinds(b) == [("DeliveredEvent", S.ALERTING), ("DivertedEvent", S.NULL)]
+    assert trio.kinds(a)[3:] == [("DivertedEvent", S.CONNECTED), ("DeliveredEvent", S.CONNECTED)]
+    c_ring = trio.last(c, DeliveredEvent)
+    assert isinstance(c_ring, DeliveredEvent) and c_ring.lastRedirectionDevice is not None
+    assert c_ring.lastRedirectionDevice.key == "202@pbx.example"
+    await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
+    await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await trio.wait((a, 7), (b, 2), (c, 3))
+    trio.check_call_states()

@@ -8,9 +8,9 @@ the events a real phone sends (ServiceInitiated, Originated, Delivered,
 Established, Held, Retrieved, ConnectionCleared, Failed).
 
 Simulated so far: the basic two-party call (make, ring, answer, hold, retrieve,
-clear from either side) and a busy destination (DND or no such number).
-Consultation, transfer, conference, single-step transfer, deflect, forwarding and
-external parties are still to come (issue 7).
+clear from either side), a busy destination (DND or no such number), consultation
+and transfer, single-step transfer and deflect.  Conference (calls of more than
+two parties), forwarding and external parties are still to come (issue 7).
 """
 
 from __future__ import annotations
@@ -26,8 +26,14 @@ from ..csta.model import (
     ClearConnection,
     ClearConnectionResponse,
     ConnectionClearedEvent,
+    ConnectionListItem,
+    ConsultationCall,
+    ConsultationCallResponse,
     CstaMessage,
+    DeflectCall,
+    DeflectCallResponse,
     DeliveredEvent,
+    DivertedEvent,
     EstablishedEvent,
     FailedEvent,
     HeldEvent,
@@ -40,6 +46,11 @@ from ..csta.model import (
     RetrieveCallResponse,
     RetrievedEvent,
     ServiceInitiatedEvent,
+    SingleStepTransferCall,
+    SingleStepTransferCallResponse,
+    TransferCall,
+    TransferCallResponse,
+    TransferedEvent,
 )
 from ..csta.types import ConnectionID, DeviceID, EventCause, EventDevice
 from ..csta.types import LocalConnectionState as S
@@ -117,6 +128,37 @@ class SimSwitch:
                 return CSTAErrorCode.state("noActiveCall")
             self.hold(leg)
             return HoldCallResponse()
+        if isinstance(msg, ConsultationCall):
+            leg = self._leg(phone, msg.existingCall)
+            if leg is None or leg.state is not S.CONNECTED:
+                return CSTAErrorCode.state("noActiveCall")
+            return self.consult(leg, msg.consultedDevice.value)
+        if isinstance(msg, TransferCall):
+            held, active = self._leg(phone, msg.heldCall), self._leg(phone, msg.activeCall)
+            if held is None or held.state is not S.HOLD:
+                return CSTAErrorCode.state("noHeldCall")
+            if active is None or active.state is not S.CONNECTED:
+                return CSTAErrorCode.state("noActiveCall")
+            self.transfer(held, active)
+            return TransferCallResponse()
+        if isinstance(msg, SingleStepTransferCall):
+            leg = self._leg(phone, msg.activeCall)
+            if leg is None or leg.state is not S.CONNECTED or leg.peer is None:
+                return CSTAErrorCode.state("noActiveCall")
+            target = self.lines.get(_number(msg.transferredTo.value))
+            if target is None:
+                return CSTAErrorCode.operation("invalidDestination")
+            self.single_step_transfer(leg, target)
+            return SingleStepTransferCallResponse()
+        if isinstance(msg, DeflectCall):
+            leg = self._leg(phone, msg.callToBeDiverted)
+            if leg is None or leg.state is not S.ALERTING:
+                return CSTAErrorCode.state("invalidConnectionState")
+            target = self.lines.get(_number(msg.newDestination.value))
+            if target is None:
+                return CSTAErrorCode.operation("invalidDestination")
+            self.deflect(leg, target)
+            return DeflectCallResponse()
         if isinstance(msg, RetrieveCall):
             leg = self._leg(phone, msg.callToBeRetrieved)
             if leg is None or leg.state is not S.HOLD:
@@ -172,13 +214,26 @@ class SimSwitch:
                 )
             )
             return response
+        self._ring(a, target, cause=EventCause.NEW_CALL)
+        return response
+
+    def _ring(
+        self,
+        a: Leg,
+        target: tuple[SimPhone, str],
+        *,
+        cause: EventCause,
+        redirected_by: str | None = None,
+    ) -> Leg:
+        """A new leg at the target line, alerting, joined to ``a``."""
         other, line = target
         b = Leg(
-            other, line, self._new_call_id(other), S.ALERTING, peer=a, calling=device, called=line
+            other, line, self._new_call_id(other), S.ALERTING, peer=a, calling=a.device, called=line
         )
         a.peer = b
         self.legs[(other.mac, b.call_id)] = b
-        b_ev = EventDevice.of(line)
+        a_ev, b_ev = EventDevice.of(a.device), EventDevice.of(line)
+        last = EventDevice.of(redirected_by) if redirected_by else None
         b.emit(
             DeliveredEvent(
                 monitorCrossRefID="",
@@ -186,8 +241,9 @@ class SimSwitch:
                 alertingDevice=b_ev,
                 callingDevice=a_ev,
                 calledDevice=b_ev,
+                lastRedirectionDevice=last,
                 localConnectionInfo=S.ALERTING,
-                cause=EventCause.NEW_CALL,
+                cause=cause,
             )
         )
         a.emit(
@@ -197,11 +253,151 @@ class SimSwitch:
                 alertingDevice=b_ev,
                 callingDevice=a_ev,
                 calledDevice=b_ev,
-                localConnectionInfo=S.CONNECTED,
-                cause=EventCause.NEW_CALL,
+                lastRedirectionDevice=last,
+                localConnectionInfo=a.state,
+                cause=cause,
             )
         )
-        return response
+        return b
+
+    def consult(self, held: Leg, consulted: str) -> ConsultationCallResponse | CSTAErrorCode:
+        """Hold the existing call and call the consulted device from a second leg."""
+        phone = held.phone
+        target = self.lines.get(_number(consulted))
+        if target is None or target[0].dnd:
+            return CSTAErrorCode.operation("invalidDestination")
+        self.hold(held)
+        a = Leg(
+            phone,
+            held.device,
+            self._new_call_id(phone),
+            S.INITIATED,
+            calling=held.device,
+            called=consulted,
+        )
+        self.legs[(phone.mac, a.call_id)] = a
+        me = EventDevice.of(held.device)
+        a.emit(
+            ServiceInitiatedEvent(
+                monitorCrossRefID="",
+                initiatedConnection=a.conn(),
+                initiatingDevice=me,
+                localConnectionInfo=S.INITIATED,
+                cause=EventCause.CONSULTATION,
+            )
+        )
+        a.state = S.CONNECTED
+        a.emit(
+            OriginatedEvent(
+                monitorCrossRefID="",
+                originatedConnection=a.conn(),
+                callingDevice=me,
+                calledDevice=EventDevice.of(target[1]),
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.CONSULTATION,
+            )
+        )
+        self._ring(a, target, cause=EventCause.CONSULTATION)
+        return ConsultationCallResponse(initiatedCall=a.conn())
+
+    def transfer(self, held: Leg, active: Leg) -> None:
+        """The transferring phone leaves; its two far ends are joined."""
+        far_held, far_active = held.peer, active.peer
+        me = EventDevice.of(held.device)
+        to = EventDevice.of(far_active.device if far_active else active.called)
+        for leg in (held, active):
+            leg.state = S.NULL
+            self.legs.pop((leg.phone.mac, leg.call_id), None)
+        held.emit(
+            TransferedEvent(
+                monitorCrossRefID="",
+                primaryOldCall=held.conn(),
+                secondaryOldCall=active.conn(),
+                transferringDevice=me,
+                transferredToDevice=to,
+                localConnectionInfo=S.NULL,
+                cause=EventCause.TRANSFER,
+            )
+        )
+        if far_held is not None and far_active is not None:
+            far_held.peer, far_active.peer = far_active, far_held
+            for leg in (far_held, far_active):
+                leg.emit(
+                    TransferedEvent(
+                        monitorCrossRefID="",
+                        primaryOldCall=leg.conn(held.device),
+                        transferringDevice=me,
+                        transferredToDevice=to,
+                        transferredConnections=[
+                            ConnectionListItem(newConnection=leg.conn(), oldConnection=leg.conn())
+                        ],
+                        localConnectionInfo=leg.state,
+                        cause=EventCause.TRANSFER,
+                    )
+                )
+
+    def single_step_transfer(self, leg: Leg, target: tuple[SimPhone, str]) -> None:
+        """The transferring phone leaves at once; its far end rings the target."""
+        far = leg.peer
+        assert far is not None
+        me = EventDevice.of(leg.device)
+        to = EventDevice.of(target[1])
+        leg.state = S.NULL
+        self.legs.pop((leg.phone.mac, leg.call_id), None)
+        leg.emit(
+            TransferedEvent(
+                monitorCrossRefID="",
+                primaryOldCall=leg.conn(),
+                transferringDevice=me,
+                transferredToDevice=to,
+                localConnectionInfo=S.NULL,
+                cause=EventCause.SINGLE_STEP_TRANSFER,
+            )
+        )
+        far.emit(
+            TransferedEvent(
+                monitorCrossRefID="",
+                primaryOldCall=far.conn(leg.device),
+                transferringDevice=me,
+                transferredToDevice=to,
+                transferredConnections=[
+                    ConnectionListItem(newConnection=far.conn(), oldConnection=far.conn())
+                ],
+                localConnectionInfo=far.state,
+                cause=EventCause.SINGLE_STEP_TRANSFER,
+            )
+        )
+        self._ring(far, target, cause=EventCause.SINGLE_STEP_TRANSFER, redirected_by=leg.device)
+
+    def deflect(self, leg: Leg, target: tuple[SimPhone, str]) -> None:
+        """A ringing call sent on to another device."""
+        caller = leg.peer
+        me = EventDevice.of(leg.device)
+        to = EventDevice.of(target[1])
+        leg.state = S.NULL
+        self.legs.pop((leg.phone.mac, leg.call_id), None)
+        leg.emit(
+            DivertedEvent(
+                monitorCrossRefID="",
+                connection=leg.conn(),
+                divertingDevice=me,
+                newDestination=to,
+                localConnectionInfo=S.NULL,
+                cause=EventCause.REDIRECTED,
+            )
+        )
+        if caller is not None:
+            caller.emit(
+                DivertedEvent(
+                    monitorCrossRefID="",
+                    connection=caller.conn(leg.device),
+                    divertingDevice=me,
+                    newDestination=to,
+                    localConnectionInfo=caller.state,
+                    cause=EventCause.REDIRECTED,
+                )
+            )
+            self._ring(caller, target, cause=EventCause.REDIRECTED, redirected_by=leg.device)
 
     def answer(self, b: Leg) -> None:
         a = b.peer
