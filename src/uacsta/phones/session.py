@@ -85,6 +85,7 @@ class PhoneSession:
     sys_stat_register_id: str | None = None
     ended_because: str = ""
     _pending: dict[tuple[str, ...], asyncio.Future[Response]] = field(default_factory=dict)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
     _segments: list[DeviceID] = field(default_factory=list)
     _identities_done: asyncio.Event = field(default_factory=asyncio.Event)
     # The phone's digest challenge (snom csta_challenge), answered on every request.
@@ -321,7 +322,10 @@ class PhoneSession:
             return build_response(req, 200, extra=CSTA_HEADERS, body=body)
         if isinstance(msg, SwFunctionDevicesChanged):
             if self.state is SessionState.UP:
-                asyncio.get_running_loop().create_task(self._reload_identities())
+                task = asyncio.get_running_loop().create_task(self._reload_identities())
+                # asyncio keeps only weak references to tasks: hold it until done
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         elif isinstance(msg, CstaMessage) and msg.KIND is Kind.EVENT:
             self.on_event(self, msg)
         return build_response(req, 200)

@@ -19,7 +19,9 @@ import logging
 import secrets
 import ssl
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..csta.codec import DecodeError, decode, encode
 from ..csta.errors import CSTAErrorCode, ErrorCategory
@@ -117,6 +119,7 @@ class SimPhone:
     _local: tuple[str, int] = ("127.0.0.1", 0)
     switch: SimSwitch | None = None
     events_sent: list[CstaMessage] = field(default_factory=list)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def profile(self) -> VendorProfile:
@@ -201,10 +204,11 @@ class SimPhone:
             self._writer.close()
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await self._writer.wait_closed()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in [self._task, *self._background]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # -- what the server sends ---------------------------------------------------------------
 
@@ -319,7 +323,7 @@ class SimPhone:
             return SystemRegisterCancelResponse()
         if isinstance(msg, GetSwitchingFunctionDevices):
             ref = SERVICE_CROSS_REF_IDS.get(self.config.vendor, secrets.token_hex(16).upper())
-            asyncio.get_running_loop().create_task(self._send_devices(ref))
+            self._spawn(self._send_devices(ref))
             return GetSwitchingFunctionDevicesResponse(serviceCrossRefID=ref)
         if isinstance(msg, MonitorStart):
             device = msg.monitorObject.deviceObject
@@ -374,7 +378,13 @@ class SimPhone:
                 self.events_sent.append(stamped)
                 if self.dialog is not None:
                     request = self._dialog_request("INFO", self._encode(stamped))
-                    asyncio.get_running_loop().create_task(self._quietly(request))
+                    self._spawn(self._quietly(request))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        # asyncio keeps only weak references to tasks: hold each until done
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _quietly(self, request: Request) -> None:
         with contextlib.suppress(TimeoutError, ConnectionError):
