@@ -5,6 +5,7 @@ the monitorCrossRefID the phone gave."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,7 @@ from uacsta.csta.model import (
     ConnectionClearedEvent,
     CstaMessage,
     DeliveredEvent,
+    DivertedEvent,
     EstablishedEvent,
     FailedEvent,
     HeldEvent,
@@ -340,4 +342,90 @@ async def test_deflect(trio: Trio) -> None:
     await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
     await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
     await trio.wait((a, 7), (b, 2), (c, 3))
+    trio.check_call_states()
+
+
+async def test_forwarding_immediate_busy_and_no_answer(trio: Trio) -> None:
+    from uacsta.csta.model import GetForwarding, GetForwardingResponse, SetForwarding
+    from uacsta.csta.types import ForwardingType
+
+    a, b, c = trio.a, trio.b, trio.c
+    trio.switch.ring_seconds = 0.05
+    sb = trio.session(b)
+    # immediate: B's line never rings, C does, redirected by B
+    await sb.request(
+        SetForwarding(
+            device=DeviceID(B_ID),
+            activateForward=True,
+            forwardingType=ForwardingType.FORWARD_IMMEDIATE,
+            forwardDN=DeviceID(C_ID),
+        )
+    )
+    listed = await sb.request(GetForwarding(device=DeviceID(B_ID)))
+    assert isinstance(listed, GetForwardingResponse)
+    assert [
+        (i.forwardingType, i.forwardDN.value if i.forwardDN else None)
+        for i in listed.forwardingList
+    ] == [(ForwardingType.FORWARD_IMMEDIATE, C_ID)]
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 3), (c, 1))
+    assert trio.events[b.mac] == []
+    ring = trio.last(c, DeliveredEvent)
+    assert isinstance(ring, DeliveredEvent) and ring.cause is EventCause.CALL_FORWARD_IMMEDIATE
+    assert ring.lastRedirectionDevice is not None
+    assert ring.lastRedirectionDevice.key == "202@pbx.example"
+    await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await trio.wait((a, 4), (c, 2))
+    await sb.request(
+        SetForwarding(
+            device=DeviceID(B_ID),
+            activateForward=False,
+            forwardingType=ForwardingType.FORWARD_IMMEDIATE,
+        )
+    )
+    # no answer after two rings
+    await sb.request(
+        SetForwarding(
+            device=DeviceID(B_ID),
+            activateForward=True,
+            forwardingType=ForwardingType.FORWARD_NO_ANS,
+            forwardDN=DeviceID(C_ID),
+            ringCount=2,
+        )
+    )
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 9), (b, 2), (c, 3))
+    assert trio.kinds(b) == [("DeliveredEvent", S.ALERTING), ("DivertedEvent", S.NULL)]
+    assert trio.kinds(a)[-2:] == [("DivertedEvent", S.CONNECTED), ("DeliveredEvent", S.CONNECTED)]
+    diverted = trio.last(b, DivertedEvent)
+    assert isinstance(diverted, DivertedEvent)
+    assert diverted.cause is EventCause.CALL_FORWARD_NO_ANSWER
+    await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await trio.wait((a, 10), (c, 4))
+    # answered in time: no forwarding happens
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 13), (b, 3))
+    ring_b = trio.last(b, DeliveredEvent)
+    assert isinstance(ring_b, DeliveredEvent)
+    await trio.session(b).request(AnswerCall(callToBeAnswered=ring_b.connection))
+    await asyncio.sleep(0.3)  # longer than two rings
+    assert trio.kinds(b)[-1] == ("EstablishedEvent", S.CONNECTED)
+    # busy: B is in that call, so a call from C is forwarded back to... A's line
+    await sb.request(
+        SetForwarding(
+            device=DeviceID(B_ID),
+            activateForward=True,
+            forwardingType=ForwardingType.FORWARD_BUSY,
+            forwardDN=DeviceID(A_ID),
+        )
+    )
+    c_made = await trio.call(c, C_ID, "202")
+    await trio.wait((c, 7), (a, 15))
+    busy_ring = trio.last(a, DeliveredEvent)
+    assert isinstance(busy_ring, DeliveredEvent)
+    assert busy_ring.cause is EventCause.CALL_FORWARD_BUSY
+    await trio.session(c).request(ClearConnection(connectionToBeCleared=c_made.callingDevice))
+    await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await trio.wait((a, 17), (b, 5), (c, 8))
+    assert trio.kinds(a)[-2:] == [("ConnectionClearedEvent", S.NULL)] * 2
     trio.check_call_states()

@@ -27,6 +27,7 @@ from ..csta.codec import DecodeError, decode, encode
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.model import (
     CstaMessage,
+    ForwardListItem,
     GetDoNotDisturb,
     GetDoNotDisturbResponse,
     GetForwarding,
@@ -104,7 +105,8 @@ class SimPhone:
     dialog: Dialog | None = None
     registered: bool = False
     dnd: bool = False
-    forwarding: dict[ForwardingType, str] = field(default_factory=dict)
+    # forwarding type -> (destination, ring count for no-answer forwarding)
+    forwarding: dict[ForwardingType, tuple[str, int | None]] = field(default_factory=dict)
     monitors: dict[str, str] = field(default_factory=dict)  # crossRefID -> device
     received: list[CstaMessage | CSTAErrorCode | DecodeError] = field(default_factory=list)
     _reader: asyncio.StreamReader | None = None
@@ -342,13 +344,25 @@ class SimPhone:
             self.dnd = msg.doNotDisturbOn
             return SetDoNotDisturbResponse()
         if isinstance(msg, GetForwarding):
-            return GetForwardingResponse()
+            return GetForwardingResponse(
+                forwardingList=[
+                    ForwardListItem(
+                        forwardingType=kind,
+                        forwardStatus=True,
+                        forwardDN=DeviceID(dn),
+                        ringCount=rings,
+                    )
+                    for kind, (dn, rings) in self.forwarding.items()
+                ]
+            )
         if isinstance(msg, SetForwarding):
-            if msg.forwardingType is not None:
-                if msg.activateForward and msg.forwardDN is not None:
-                    self.forwarding[msg.forwardingType] = msg.forwardDN.value
-                else:
-                    self.forwarding.pop(msg.forwardingType, None)
+            kind = msg.forwardingType or ForwardingType.FORWARD_IMMEDIATE
+            if msg.activateForward:
+                if msg.forwardDN is None:
+                    return CSTAErrorCode.operation("invalidForwardingDestination")
+                self.forwarding[kind] = (msg.forwardDN.value, msg.ringCount)
+            else:
+                self.forwarding.pop(kind, None)
             return SetForwardingResponse()
         if isinstance(msg, SnapshotDevice):
             # No calls are simulated yet: an idle device has no connections.

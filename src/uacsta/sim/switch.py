@@ -9,12 +9,15 @@ Established, Held, Retrieved, ConnectionCleared, Failed).
 
 Simulated so far: the basic two-party call (make, ring, answer, hold, retrieve,
 clear from either side), a busy destination (DND or no such number), consultation
-and transfer, single-step transfer and deflect.  Conference (calls of more than
-two parties), forwarding and external parties are still to come (issue 7).
+and transfer, single-step transfer, deflect, and forwarding: immediate and busy
+(the call goes on before the line rings; the forwarding line sees no event) and
+no answer (after the ring count, like a deflect).  Conference (calls of more
+than two parties) and external parties are still to come (issue 7).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -52,7 +55,7 @@ from ..csta.model import (
     TransferCallResponse,
     TransferedEvent,
 )
-from ..csta.types import ConnectionID, DeviceID, EventCause, EventDevice
+from ..csta.types import ConnectionID, DeviceID, EventCause, EventDevice, ForwardingType
 from ..csta.types import LocalConnectionState as S
 
 if TYPE_CHECKING:
@@ -70,6 +73,7 @@ class Leg:
     peer: Leg | None = None
     calling: str = ""
     called: str = ""
+    no_answer: asyncio.TimerHandle | None = None  # pending no-answer forwarding
 
     def conn(self, device: str | None = None) -> ConnectionID:
         return ConnectionID(self.call_id, DeviceID(device or self.device))
@@ -83,9 +87,13 @@ def _number(identity: str) -> str:
     return user
 
 
+MAX_FORWARDS = 5  # forwarding hops before the switch stops following (loops)
+
+
 @dataclass
 class SimSwitch:
     lines: dict[str, tuple[SimPhone, str]] = field(default_factory=dict)  # number -> line
+    ring_seconds: float = 5.0  # one ring, for no-answer forwarding
     legs: dict[tuple[str, str], Leg] = field(default_factory=dict)  # (mac, callID) -> leg
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -214,8 +222,48 @@ class SimSwitch:
                 )
             )
             return response
-        self._ring(a, target, cause=EventCause.NEW_CALL)
+        self._offer(a, target, EventCause.NEW_CALL)
         return response
+
+    def _busy(self, phone: SimPhone) -> bool:
+        return any(
+            leg.phone is phone and leg.state in (S.CONNECTED, S.HOLD) for leg in self.legs.values()
+        )
+
+    def _offer(
+        self,
+        a: Leg,
+        target: tuple[SimPhone, str],
+        cause: EventCause,
+        redirected_by: str | None = None,
+        hops: int = 0,
+    ) -> Leg | None:
+        """Ring the target line, following its forwarding."""
+        phone, line = target
+        for kind, when, fwd_cause in (
+            (ForwardingType.FORWARD_IMMEDIATE, True, EventCause.CALL_FORWARD_IMMEDIATE),
+            (ForwardingType.FORWARD_BUSY, self._busy(phone), EventCause.CALL_FORWARD_BUSY),
+        ):
+            setting = phone.forwarding.get(kind)
+            if setting and when and hops < MAX_FORWARDS:
+                onward = self.lines.get(_number(setting[0]))
+                if onward is not None:
+                    return self._offer(a, onward, fwd_cause, redirected_by=line, hops=hops + 1)
+        b = self._ring(a, target, cause=cause, redirected_by=redirected_by)
+        no_answer = phone.forwarding.get(ForwardingType.FORWARD_NO_ANS)
+        if no_answer is not None and hops < MAX_FORWARDS:
+            onward = self.lines.get(_number(no_answer[0]))
+            if onward is not None:
+                delay = (no_answer[1] or 3) * self.ring_seconds
+                b.no_answer = asyncio.get_running_loop().call_later(
+                    delay, self._not_answered, b, onward
+                )
+        return b
+
+    def _not_answered(self, b: Leg, onward: tuple[SimPhone, str]) -> None:
+        b.no_answer = None
+        if b.state is S.ALERTING and (b.phone.mac, b.call_id) in self.legs:
+            self._divert(b, onward, EventCause.CALL_FORWARD_NO_ANSWER)
 
     def _ring(
         self,
@@ -297,7 +345,7 @@ class SimSwitch:
                 cause=EventCause.CONSULTATION,
             )
         )
-        self._ring(a, target, cause=EventCause.CONSULTATION)
+        self._offer(a, target, EventCause.CONSULTATION)
         return ConsultationCallResponse(initiatedCall=a.conn())
 
     def transfer(self, held: Leg, active: Leg) -> None:
@@ -307,7 +355,7 @@ class SimSwitch:
         to = EventDevice.of(far_active.device if far_active else active.called)
         for leg in (held, active):
             leg.state = S.NULL
-            self.legs.pop((leg.phone.mac, leg.call_id), None)
+            self._drop(leg)
         held.emit(
             TransferedEvent(
                 monitorCrossRefID="",
@@ -343,7 +391,7 @@ class SimSwitch:
         me = EventDevice.of(leg.device)
         to = EventDevice.of(target[1])
         leg.state = S.NULL
-        self.legs.pop((leg.phone.mac, leg.call_id), None)
+        self._drop(leg)
         leg.emit(
             TransferedEvent(
                 monitorCrossRefID="",
@@ -367,15 +415,19 @@ class SimSwitch:
                 cause=EventCause.SINGLE_STEP_TRANSFER,
             )
         )
-        self._ring(far, target, cause=EventCause.SINGLE_STEP_TRANSFER, redirected_by=leg.device)
+        self._offer(far, target, EventCause.SINGLE_STEP_TRANSFER, redirected_by=leg.device)
 
     def deflect(self, leg: Leg, target: tuple[SimPhone, str]) -> None:
         """A ringing call sent on to another device."""
+        self._divert(leg, target, EventCause.REDIRECTED)
+
+    def _divert(self, leg: Leg, target: tuple[SimPhone, str], cause: EventCause) -> None:
+        """Take a ringing leg away from its line and offer the call to ``target``."""
         caller = leg.peer
         me = EventDevice.of(leg.device)
         to = EventDevice.of(target[1])
         leg.state = S.NULL
-        self.legs.pop((leg.phone.mac, leg.call_id), None)
+        self._drop(leg)
         leg.emit(
             DivertedEvent(
                 monitorCrossRefID="",
@@ -383,7 +435,7 @@ class SimSwitch:
                 divertingDevice=me,
                 newDestination=to,
                 localConnectionInfo=S.NULL,
-                cause=EventCause.REDIRECTED,
+                cause=cause,
             )
         )
         if caller is not None:
@@ -394,14 +446,23 @@ class SimSwitch:
                     divertingDevice=me,
                     newDestination=to,
                     localConnectionInfo=caller.state,
-                    cause=EventCause.REDIRECTED,
+                    cause=cause,
                 )
             )
-            self._ring(caller, target, cause=EventCause.REDIRECTED, redirected_by=leg.device)
+            self._offer(caller, target, cause, redirected_by=leg.device)
+
+    def _drop(self, leg: Leg) -> None:
+        self.legs.pop((leg.phone.mac, leg.call_id), None)
+        if leg.no_answer is not None:
+            leg.no_answer.cancel()
+            leg.no_answer = None
 
     def answer(self, b: Leg) -> None:
         a = b.peer
         b.state = S.CONNECTED
+        if b.no_answer is not None:
+            b.no_answer.cancel()
+            b.no_answer = None
         caller = EventDevice.of(b.calling)
         me = EventDevice.of(b.device)
         b.emit(
@@ -483,7 +544,7 @@ class SimSwitch:
             if side is None:
                 continue
             side.state = S.NULL
-            self.legs.pop((side.phone.mac, side.call_id), None)
+            self._drop(side)
             side.emit(
                 ConnectionClearedEvent(
                     monitorCrossRefID="",
