@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -457,100 +458,74 @@ class SimSwitch:
             leg.no_answer.cancel()
             leg.no_answer = None
 
+    def _tell_both(self, leg: Leg, build: Callable[[Leg, ConnectionID], CstaMessage]) -> None:
+        """Each party reports a change of ``leg`` from its own side: the leg's
+        connection as that phone names it, and that phone's own local state."""
+        leg.emit(build(leg, leg.conn()))
+        if leg.peer is not None:
+            leg.peer.emit(build(leg.peer, leg.peer.conn(leg.device)))
+
     def answer(self, b: Leg) -> None:
-        a = b.peer
         b.state = S.CONNECTED
         if b.no_answer is not None:
             b.no_answer.cancel()
             b.no_answer = None
-        caller = EventDevice.of(b.calling)
-        me = EventDevice.of(b.device)
-        b.emit(
-            EstablishedEvent(
+        caller, me = EventDevice.of(b.calling), EventDevice.of(b.device)
+        self._tell_both(
+            b,
+            lambda side, conn: EstablishedEvent(
                 monitorCrossRefID="",
-                establishedConnection=b.conn(),
+                establishedConnection=conn,
                 answeringDevice=me,
                 callingDevice=caller,
                 calledDevice=me,
-                localConnectionInfo=S.CONNECTED,
+                localConnectionInfo=side.state,
                 cause=EventCause.NORMAL,
-            )
+            ),
         )
-        if a is not None:
-            a.emit(
-                EstablishedEvent(
-                    monitorCrossRefID="",
-                    establishedConnection=a.conn(b.device),
-                    answeringDevice=me,
-                    callingDevice=caller,
-                    calledDevice=me,
-                    localConnectionInfo=S.CONNECTED,
-                    cause=EventCause.NORMAL,
-                )
-            )
 
     def hold(self, leg: Leg) -> None:
         leg.state = S.HOLD
         me = EventDevice.of(leg.device)
-        leg.emit(
-            HeldEvent(
+        self._tell_both(
+            leg,
+            lambda side, conn: HeldEvent(
                 monitorCrossRefID="",
-                heldConnection=leg.conn(),
+                heldConnection=conn,
                 holdingDevice=me,
-                localConnectionInfo=S.HOLD,
+                localConnectionInfo=side.state,
                 cause=EventCause.NORMAL,
-            )
+            ),
         )
-        if leg.peer is not None:
-            p = leg.peer
-            p.emit(
-                HeldEvent(
-                    monitorCrossRefID="",
-                    heldConnection=p.conn(leg.device),
-                    holdingDevice=me,
-                    localConnectionInfo=p.state,
-                    cause=EventCause.NORMAL,
-                )
-            )
 
     def retrieve(self, leg: Leg) -> None:
         leg.state = S.CONNECTED
         me = EventDevice.of(leg.device)
-        leg.emit(
-            RetrievedEvent(
+        self._tell_both(
+            leg,
+            lambda side, conn: RetrievedEvent(
                 monitorCrossRefID="",
-                retrievedConnection=leg.conn(),
+                retrievedConnection=conn,
                 retrievingDevice=me,
-                localConnectionInfo=S.CONNECTED,
+                localConnectionInfo=side.state,
                 cause=EventCause.NORMAL,
-            )
+            ),
         )
-        if leg.peer is not None:
-            p = leg.peer
-            p.emit(
-                RetrievedEvent(
-                    monitorCrossRefID="",
-                    retrievedConnection=p.conn(leg.device),
-                    retrievingDevice=me,
-                    localConnectionInfo=p.state,
-                    cause=EventCause.NORMAL,
-                )
-            )
 
     def clear(self, leg: Leg) -> None:
         """Clearing one side of a two-party call ends both."""
         me = EventDevice.of(leg.device)
         for side in (leg, leg.peer):
-            if side is None:
-                continue
-            side.state = S.NULL
-            self._drop(side)
-            side.emit(
-                ConnectionClearedEvent(
-                    monitorCrossRefID="",
-                    droppedConnection=side.conn(leg.device),
-                    releasingDevice=me,
-                    localConnectionInfo=S.NULL,
-                    cause=EventCause.NORMAL_CLEARING,
-                )
-            )
+            if side is not None:
+                side.state = S.NULL
+                self._drop(side)
+        self._tell_both(
+            leg,
+            lambda side, conn: ConnectionClearedEvent(
+                monitorCrossRefID="",
+                droppedConnection=conn,
+                releasingDevice=me,
+                localConnectionInfo=S.NULL,
+                cause=EventCause.NORMAL_CLEARING,
+            ),
+        )
