@@ -368,10 +368,6 @@ def _raw(el: etree._Element, where: str) -> RawXml:
     return RawXml(data)
 
 
-def _decode_raw(el: etree._Element, where: str) -> RawXml:
-    return _raw(el, where)
-
-
 def _decode_str(el: etree._Element, where: str) -> str:
     return (el.text or "").strip()
 
@@ -383,7 +379,7 @@ _DECODERS: dict[Any, Callable[[etree._Element, str], Any]] = {
     DeviceID: _decode_device,
     EventDevice: _decode_event_device,
     ConnectionID: _decode_connection,
-    RawXml: _decode_raw,
+    RawXml: _raw,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Self
+from typing import NamedTuple, Self
 
 
 class OpenEnum(enum.StrEnum):
@@ -279,7 +279,3 @@ def device_key(value: str) -> str:
         host = host.split(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
         return f"{user}@{host.lower()}"
     return text
-
-
-def enum_values(cls: Any) -> list[str]:
-    return [m.value for m in cls]

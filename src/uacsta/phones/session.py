@@ -89,9 +89,8 @@ class PhoneSession:
     _segments: list[DeviceID] = field(default_factory=list)
     _identities_done: asyncio.Event = field(default_factory=asyncio.Event)
     # The phone's digest challenge (snom csta_challenge), answered on every request.
-    _auth: str | None = None
     _auth_header: str = "Authorization"
-    _challenge: str = ""
+    _challenge: str | None = None
     _nc: int = 0
 
     @property
@@ -167,8 +166,8 @@ class PhoneSession:
         for _ in range(2):  # once more after a digest challenge
             invite = self._build_invite(call_id, from_tag, cseq, body)
             response = await self._send(invite)
-            if response.status in (401, 407) and self._auth is None:
-                self._answer_challenge(response, invite)
+            if response.status in (401, 407) and self._challenge is None:
+                self._answer_challenge(response)
                 cseq += 1
                 continue
             break
@@ -209,7 +208,7 @@ class PhoneSession:
         self._authorize(req)
         return req
 
-    def _answer_challenge(self, response: Response, request: Request) -> None:
+    def _answer_challenge(self, response: Response) -> None:
         name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         challenge = response.headers.get(name)
         if not challenge:
@@ -217,12 +216,11 @@ class PhoneSession:
         self._auth_header = "Authorization" if response.status == 401 else "Proxy-Authorization"
         self._challenge = challenge
         self._nc = 0
-        self._auth = challenge
 
     def _authorize(self, req: Request) -> None:
         """Answer the phone's digest challenge (snom csta_challenge) on every
         request of the dialog, with a growing nonce count."""
-        if self._auth is None:
+        if self._challenge is None:
             return
         self._nc += 1
         req.headers.set(
@@ -256,7 +254,7 @@ class PhoneSession:
             self._authorize(info)
             response = await self._send(info)
             if response.status in (401, 407) and attempt == 0:
-                self._answer_challenge(response, info)
+                self._answer_challenge(response)
                 continue
             break
         if response.status == 481:
