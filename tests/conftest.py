@@ -9,15 +9,23 @@ import pytest
 
 from uacsta.config import Config
 from uacsta.server import UacstaServer
-from uacsta.settings import default_phone_connection
+from uacsta.settings import default_client_connection, default_phone_connection
 from uacsta.store import repo
 from uacsta.store.db import Database
 
 PHONE_PASSWORD = "s3cret-phone-pw"
 
 
-async def prepare_store(data_dir: Path, **advanced: object) -> None:
-    """Settings a test server starts with: ephemeral ports on loopback."""
+CLIENT_LOGIN = "crm"
+CLIENT_PASSWORD = "s3cret-client-pw"
+
+
+async def prepare_store(
+    data_dir: Path, client_settings: dict[str, object] | None = None, **advanced: object
+) -> None:
+    """Settings a test server starts with: ephemeral ports on loopback, and
+    two client logins (all devices; devices 201*)."""
+    client_settings = client_settings or {}
     data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(f"sqlite+aiosqlite:///{data_dir / 'uacsta.db'}")
     await db.migrate()
@@ -26,6 +34,15 @@ async def prepare_store(data_dir: Path, **advanced: object) -> None:
     conn.lan.tcp_port = 0
     conn.lan.tls_port = 0
     await repo.save_section(db, "phone_connection", conn)
+    clients = default_client_connection()
+    clients.lan.address = "127.0.0.1"
+    clients.lan.tcp_port = clients.lan.tls_port = 0
+    clients.lan.http_port = clients.lan.https_port = 0
+    for key, value in client_settings.items():
+        setattr(clients, key, value)
+    await repo.save_section(db, "client_connection", clients)
+    await repo.set_client_login(db, CLIENT_LOGIN, CLIENT_PASSWORD, "uacsta")
+    await repo.set_client_login(db, "limited", CLIENT_PASSWORD, "uacsta", ["201*"])
     if advanced:
         adv = (await repo.load_section(db, "advanced")).model_dump()
         adv.update(advanced)
@@ -45,7 +62,12 @@ def make_config(data_dir: Path) -> Config:
 @pytest.fixture
 async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[UacstaServer]:
     marker = request.node.get_closest_marker("advanced")
-    await prepare_store(tmp_path / "data", **(marker.kwargs if marker else {}))
+    clients = request.node.get_closest_marker("client_connection")
+    await prepare_store(
+        tmp_path / "data",
+        clients.kwargs if clients else None,
+        **(marker.kwargs if marker else {}),
+    )
     srv = UacstaServer(make_config(tmp_path / "data"))
     await srv.start()
     try:
@@ -76,3 +98,6 @@ async def eventually(check, timeout: float = 5.0) -> None:  # type: ignore[no-un
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "advanced(**kw): advanced settings for the server fixture")
+    config.addinivalue_line(
+        "markers", "client_connection(**kw): client connection settings for the server fixture"
+    )

@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import cast
 
 from . import __version__
+from .clients.api import create_app
+from .clients.logins import ClientLogins
 from .config import Config
+from .core.switching import SwitchingFunction
 from .logs import LogManager, check_writable
 from .net import tls
 from .net.connection import SipConnection
+from .net.http import HttpService
 from .net.service import SipService
 from .phones.directory import PhoneDirectory
 from .phones.endpoint import PhoneEndpoint
@@ -26,7 +30,14 @@ from .phones.registrar import Registrar, RegistrarPolicy
 from .phones.session import SessionSettings
 from .phones.sessions import SessionManager
 from .secrets_box import SecretBox
-from .settings import Advanced, Diagnostics, PhoneConnection, TlsSettings
+from .settings import (
+    Advanced,
+    ClientConnection,
+    Diagnostics,
+    PhoneConnection,
+    TlsSettings,
+    default_client_connection,
+)
 from .sip.digest import DigestServer
 from .sip.transaction import TIMEOUT
 from .store import repo
@@ -60,6 +71,11 @@ class UacstaServer:
         self.registrar: Registrar | None = None
         self.sessions: SessionManager | None = None
         self.phones: SipService | None = None
+        self.switching: SwitchingFunction | None = None
+        self.logins = ClientLogins(self.db, config.realm)
+        self.client_api: HttpService | None = None
+        self.client_service_since: datetime | None = None
+        self._client_conn: ClientConnection = default_client_connection()
         self.cert_paths: tls.CertificatePaths | None = None
         self.started_at: datetime | None = None
         self.phone_service_since: datetime | None = None
@@ -104,14 +120,24 @@ class UacstaServer:
             phone_password=lambda: self._phone_password,
             policy=self._policy(),
         )
+        self._client_conn = cast(
+            ClientConnection, await repo.load_section(self.db, "client_connection")
+        )
         self.sessions = SessionManager(
             self.directory,
             lambda: self._phone_password,
-            lambda: SessionSettings(keepalive=float(self._advanced.keepalive)),
+            lambda: SessionSettings(
+                keepalive=float(self._advanced.keepalive),
+                request_timeout=self._client_conn.request_timeout,
+            ),
         )
         self.registrar.listeners.append(self.sessions.binding_changed)
+        self.switching = SwitchingFunction(
+            self.sessions, resume_window=lambda: float(self._client_conn.resume_window)
+        )
         self.started_at = datetime.now().astimezone()
         await self.start_phone_service()
+        await self.start_client_service()
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._daily_log_deletion(), name="log-deletion"))
         log.info(
@@ -178,6 +204,38 @@ class UacstaServer:
         await self.phones.start(phone_conn, context)
         self.phone_service_since = datetime.now().astimezone()
 
+    async def start_client_service(self) -> None:
+        """Open the client listeners (the JSON API over HTTP and HTTPS) with the
+        client connection settings as stored now."""
+        if self.client_api is not None and self.client_api.running:
+            return
+        assert self.switching is not None and self.cert_paths is not None
+        self._client_conn = cast(
+            ClientConnection, await repo.load_section(self.db, "client_connection")
+        )
+        context = tls.server_context(self.cert_paths)
+        app = create_app(self.switching, self.logins, lambda: self._client_conn)
+        self.client_api = HttpService("client", app)
+        try:
+            for name, iface in (("lan", self._client_conn.lan), ("wan", self._client_conn.wan)):
+                if not iface.enabled:
+                    continue
+                for kind, port in (("HTTP", iface.http_port), ("HTTPS", iface.https_port)):
+                    if port is not None:
+                        await self.client_api.listen(name, kind, iface.address, port, context)
+        except BaseException:
+            await self.client_api.stop()
+            raise
+        self.client_service_since = datetime.now().astimezone()
+
+    async def stop_client_service(self) -> None:
+        if self.switching is not None:
+            for client in list(self.switching.clients.values()):
+                self.switching.logout(client, "client service stopped")
+        if self.client_api is not None:
+            await self.client_api.stop()
+            self.client_service_since = None
+
     async def stop_phone_service(self) -> None:
         if self.sessions is not None:
             await self.sessions.close()
@@ -194,6 +252,9 @@ class UacstaServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.stop_client_service()
+        if self.switching is not None:
+            await self.switching.close()
         await self.stop_phone_service()
         log.info("uacsta stopped")
         self.logs.stop()
@@ -212,6 +273,9 @@ class UacstaServer:
                     self.registrar.expire(loop.time())
                 if self.sessions is not None:
                     self.sessions.expire(loop.time())
+                if self.switching is not None:
+                    self.switching.expire(time.monotonic())
+                self.logins.lockout.expire(time.monotonic())
                 if self.phones is not None:
                     self.phones.sweep()
                 await self.directory.flush()
@@ -226,6 +290,16 @@ class UacstaServer:
         assert self.box is not None and self.registrar is not None
         self._advanced = cast(Advanced, await repo.load_section(self.db, "advanced"))
         self.registrar.policy = self._policy()
+        # Ports and addresses take effect when the client service restarts;
+        # windows, bounds and timeouts at once.
+        stored = cast(ClientConnection, await repo.load_section(self.db, "client_connection"))
+        self._client_conn = self._client_conn.model_copy(
+            update={
+                "resume_window": stored.resume_window,
+                "max_queued_events": stored.max_queued_events,
+                "request_timeout": stored.request_timeout,
+            }
+        )
         password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD)
         if password and password != self._phone_password:
             self._phone_password = password
@@ -260,6 +334,16 @@ class UacstaServer:
             "phones_known": len(self.directory),
             "phones_registered": len(self.registrar.bindings) if self.registrar else 0,
             "dialogs_up": self.sessions.dialogs_up if self.sessions else 0,
+            "client_service": {
+                "running": bool(self.client_api and self.client_api.running),
+                "since": self.client_service_since.isoformat()
+                if self.client_service_since
+                else None,
+                "listening": [vars(i) for i in self.client_api.listening]
+                if self.client_api
+                else [],
+                **(self.switching.status() if self.switching else {}),
+            },
         }
 
     @property

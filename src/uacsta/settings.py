@@ -51,13 +51,36 @@ class Interface(BaseModel):
             raise ValueError(f"{value!r} is not a host name or IP address")
         return value
 
+    def ports(self) -> list[tuple[str, int]]:
+        """The ports this interface listens on, by kind."""
+        pairs = [("TCP", self.tcp_port), ("TLS", self.tls_port)]
+        return [(kind, port) for kind, port in pairs if port is not None]
+
     @model_validator(mode="after")
     def _ports(self) -> Interface:
-        if self.enabled and self.tcp_port is None and self.tls_port is None:
+        if self.enabled and not self.ports():
             raise ValueError("an enabled interface needs a TCP or a TLS port")
-        if self.tcp_port and self.tcp_port == self.tls_port:
-            raise ValueError("TCP and TLS cannot share a port")
+        # port 0: one chosen by the system (tests), never shared
+        ports = [port for _, port in self.ports() if port]
+        if len(set(ports)) != len(ports):
+            raise ValueError("each kind of listener needs a port of its own")
         return self
+
+
+class ClientInterface(Interface):
+    """A client connection interface: uaCSTA over SIP (TCP, TLS) and the JSON
+    face (REST and WebSocket over HTTP or HTTPS)."""
+
+    http_port: Port | None = Field(
+        None, description="HTTP port of the JSON API (REST, WebSocket); empty turns it off"
+    )
+    https_port: Port | None = Field(
+        None, description="HTTPS port of the JSON API (REST, WebSocket); empty turns it off"
+    )
+
+    def ports(self) -> list[tuple[str, int]]:
+        pairs = [("HTTP", self.http_port), ("HTTPS", self.https_port)]
+        return super().ports() + [(kind, port) for kind, port in pairs if port is not None]
 
 
 class ConnectionSettings(BaseModel):
@@ -71,7 +94,7 @@ class ConnectionSettings(BaseModel):
         for name, iface in (("LAN", self.lan), ("WAN", self.wan)):
             if not iface.enabled:
                 continue
-            for kind, port in (("TCP", iface.tcp_port), ("TLS", iface.tls_port)):
+            for kind, port in iface.ports():
                 if not port:
                     continue
                 for (addr, other_port), other in seen.items():
@@ -109,10 +132,49 @@ def default_phone_connection() -> PhoneConnection:
     )
 
 
-def default_client_connection() -> ConnectionSettings:
-    return ConnectionSettings(
-        lan=Interface(enabled=True, address="127.0.0.1", tcp_port=5080, tls_port=5081),
-        wan=Interface(enabled=False, address="0.0.0.0", tcp_port=5090, tls_port=5091),
+class ClientConnection(ConnectionSettings):
+    lan: ClientInterface
+    wan: ClientInterface
+    resume_window: int = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="Seconds a JSON client's session (monitors and events) is kept after its "
+        "connection drops, so that it can reconnect and resume without losing events; "
+        "0 ends it at once.",
+    )
+    max_queued_events: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="Events waiting for one client; a client further behind is disconnected.",
+    )
+    request_timeout: float = Field(
+        5.0,
+        ge=0.5,
+        le=60.0,
+        description="Seconds to wait for a phone's answer before the client gets an error.",
+    )
+
+
+def default_client_connection() -> ClientConnection:
+    return ClientConnection(
+        lan=ClientInterface(
+            enabled=True,
+            address="127.0.0.1",
+            tcp_port=5080,
+            tls_port=5081,
+            http_port=8090,
+            https_port=8091,
+        ),
+        wan=ClientInterface(
+            enabled=False,
+            address="0.0.0.0",
+            tcp_port=5090,
+            tls_port=5091,
+            http_port=8092,
+            https_port=8093,
+        ),
     )
 
 
@@ -197,7 +259,7 @@ class TlsSettings(BaseModel):
 
 SECTIONS: dict[str, tuple[type[BaseModel], Any]] = {
     "phone_connection": (PhoneConnection, default_phone_connection),
-    "client_connection": (ConnectionSettings, default_client_connection),
+    "client_connection": (ClientConnection, default_client_connection),
     "advanced": (Advanced, Advanced),
     "diagnostics": (Diagnostics, Diagnostics),
     "tls": (TlsSettings, TlsSettings),

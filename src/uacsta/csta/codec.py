@@ -103,7 +103,7 @@ def edition_of(namespace: str | None) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Field:
+class Field:
     attr: str
     xml: str
     base: Any
@@ -116,9 +116,9 @@ class _Field:
 
 
 @functools.cache
-def _plan(cls: type) -> tuple[_Field, ...]:
+def field_plan(cls: type) -> tuple[Field, ...]:
     hints = typing.get_type_hints(cls)
-    out: list[_Field] = []
+    out: list[Field] = []
     for f in dataclasses.fields(cls):
         if f.metadata.get("skip") or f.name == "extensions":
             continue
@@ -135,14 +135,14 @@ def _plan(cls: type) -> tuple[_Field, ...]:
             item = f.metadata["item"]
             t = typing.get_args(t)[0]
             optional = True
-        out.append(_Field(f.name, f.metadata.get("xml", f.name), t, optional, item))
+        out.append(Field(f.name, f.metadata.get("xml", f.name), t, optional, item))
     return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
 class _Meta:
-    by_xml: dict[str, tuple[_Field, Callable[[etree._Element, str], Any]]]
-    required: tuple[_Field, ...]
+    by_xml: dict[str, tuple[Field, Callable[[etree._Element, str], Any]]]
+    required: tuple[Field, ...]
     has_unknown: bool
     cls: type
     defaults: dict[str, Any]
@@ -166,7 +166,7 @@ class _Meta:
 
 @functools.cache
 def _meta(cls: type) -> _Meta:
-    plan = _plan(cls)
+    plan = field_plan(cls)
     fields = dataclasses.fields(cls)
     has_lists = any(
         f.default_factory is not dataclasses.MISSING and f.name != "unknown" for f in fields
@@ -464,7 +464,7 @@ Emit = Callable[[list[str], Any], None]
 def _encoders(cls: type) -> tuple[tuple[str, Emit], ...]:
     """(attribute, emitter) per field, each emitter specialised for its type."""
     out: list[tuple[str, Emit]] = []
-    for f in _plan(cls):
+    for f in field_plan(cls):
         emit = _emitter(f.xml, f.base)
         if f.item is not None:
             out.append((f.attr, _list_emitter(f.xml, _emitter(f.item, f.base))))
@@ -484,7 +484,7 @@ def _compiled_encoder(cls: type) -> Callable[[list[str], Any], None]:
     emitter (bound by name in the function's namespace)."""
     lines = ["def encode(out, obj):", "    append = out.append"]
     namespace: dict[str, Any] = {"esc": _esc}
-    for i, (f, (attr, emit)) in enumerate(zip(_plan(cls), _encoders(cls), strict=True)):
+    for i, (f, (attr, emit)) in enumerate(zip(field_plan(cls), _encoders(cls), strict=True)):
         lines.append(f"    v = obj.{attr}")
         lines.append("    if v is not None:")
         start, end = f"<{f.xml}>", f"</{f.xml}>"

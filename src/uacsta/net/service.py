@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +23,32 @@ log = logging.getLogger("uacsta.net")
 
 class ListenerError(Exception):
     pass
+
+
+def bind(name: str, host: str, port: int) -> socket.socket:
+    """A listening TCP socket, or a ListenerError an administrator can act on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(4096)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenerError(f"{name} port {port} on {host} is already in use") from None
+        if exc.errno == errno.EACCES:
+            raise ListenerError(
+                f"{name} port {port} on {host}: permission denied (ports below 1024 "
+                "need privileges)"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ListenerError(f"{name}: {host} is not an address of this machine") from None
+        raise ListenerError(f"{name} on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 @dataclass(frozen=True)
@@ -136,27 +163,12 @@ class SipService:
         def factory() -> SipConnection:
             return SipConnection(self, iface, transport, public_address)
 
-        try:
-            server = await self._loop.create_server(
-                factory,
-                host,
-                port,
-                ssl=tls if transport == "TLS" else None,
-                ssl_handshake_timeout=self.tls_handshake_timeout if transport == "TLS" else None,
-                reuse_address=True,
-                backlog=4096,
-            )
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise ListenerError(f"{name} port {port} on {host} is already in use") from None
-            if exc.errno == errno.EACCES:
-                raise ListenerError(
-                    f"{name} port {port} on {host}: permission denied (ports below 1024 "
-                    "need privileges)"
-                ) from None
-            if exc.errno == errno.EADDRNOTAVAIL:
-                raise ListenerError(f"{name}: {host} is not an address of this machine") from None
-            raise ListenerError(f"{name} on {host}:{port}: {exc.strerror}") from None
+        server = await self._loop.create_server(
+            factory,
+            sock=bind(name, host, port),
+            ssl=tls if transport == "TLS" else None,
+            ssl_handshake_timeout=self.tls_handshake_timeout if transport == "TLS" else None,
+        )
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
         self.listening.append(Listening(name, iface, transport, host, int(bound[1])))

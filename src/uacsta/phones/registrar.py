@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ..lockout import Lockout
 from ..sip.digest import DigestServer, Verdict, compute_ha1, parse_credentials
 from ..sip.errors import SipParseError
 from ..sip.message import Request, Response, build_response
@@ -55,14 +56,6 @@ class RegistrarPolicy:
     sip_expiration: int = 300
     min_expiration: int = 60
     auto_enable: bool = True
-    max_failures: int = 10  # bad digest answers per source and user...
-    failure_window: float = 60.0  # ...within this many seconds lock them out as long
-
-
-@dataclass(slots=True)
-class _Failures:
-    count: int = 0
-    since: float = 0.0
 
 
 @dataclass
@@ -74,7 +67,7 @@ class Registrar:
     policy: RegistrarPolicy = field(default_factory=RegistrarPolicy)
     bindings: dict[str, Binding] = field(default_factory=dict)
     listeners: list[Callable[[BindingChange, Binding], None]] = field(default_factory=list)
-    _failures: dict[tuple[str, str], _Failures] = field(default_factory=dict)
+    lockout: Lockout = field(default_factory=Lockout)
     _ha1_cache: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # -- REGISTER -------------------------------------------------------------
@@ -96,15 +89,12 @@ class Registrar:
                 req, 403, "User name must be the phone's MAC address", to_tag=to_tag
             )
         key = (conn.peer_ip, mac)
-        fail = self._failures.get(key)
-        if fail and fail.count >= self.policy.max_failures:
-            if now - fail.since < self.policy.failure_window:
-                return build_response(req, 403, "Too many failed attempts", to_tag=to_tag)
-            del self._failures[key]
+        if self.lockout.locked(conn.peer_ip, mac, now):
+            return build_response(req, 403, "Too many failed attempts", to_tag=to_tag)
         auth = self._authenticate(req, mac, key, now, wall, to_tag)
         if auth is not None:
             return auth
-        self._failures.pop(key, None)
+        self.lockout.succeeded(conn.peer_ip, mac)
         return self._update_bindings(req, conn, mac, now, to_tag)
 
     def _challenge(self, req: Request, wall: float, to_tag: str, stale: bool = False) -> Response:
@@ -143,9 +133,8 @@ class Registrar:
         if verdict is Verdict.STALE:
             return self._challenge(req, wall, to_tag, stale=True)
         if verdict is Verdict.BAD_RESPONSE:
-            fail = self._failures.setdefault(key, _Failures(0, now))
-            fail.count += 1
-            log.warning("REGISTER from %s: wrong password (attempt %d)", key[0], fail.count)
+            count = self.lockout.failed(key[0], key[1], now)
+            log.warning("REGISTER from %s: wrong password (attempt %d)", key[0], count)
         elif verdict is Verdict.REPLAY:
             log.warning("REGISTER from %s: replayed nonce count %s refused", key[0], creds.nc)
         else:
@@ -277,9 +266,7 @@ class Registrar:
         gone = [b for b in self.bindings.values() if b.expires_at <= now]
         for binding in gone:
             self._remove(binding, "registration expired")
-        stale = [k for k, f in self._failures.items() if now - f.since > self.policy.failure_window]
-        for k in stale:
-            del self._failures[k]
+        self.lockout.expire(now)
         return len(gone)
 
     def _notify(self, change: BindingChange, binding: Binding) -> None:

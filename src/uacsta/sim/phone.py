@@ -32,8 +32,11 @@ from ..csta.model import (
     GetDoNotDisturbResponse,
     GetForwarding,
     GetForwardingResponse,
+    GetMessageWaitingIndicator,
+    GetMessageWaitingIndicatorResponse,
     GetSwitchingFunctionDevices,
     GetSwitchingFunctionDevicesResponse,
+    MessageWaitingEvent,
     MonitorStart,
     MonitorStartResponse,
     MonitorStop,
@@ -44,6 +47,8 @@ from ..csta.model import (
     SetDoNotDisturbResponse,
     SetForwarding,
     SetForwardingResponse,
+    SetMessageWaitingIndicator,
+    SetMessageWaitingIndicatorResponse,
     SnapshotDevice,
     SnapshotDeviceData,
     SnapshotDeviceResponse,
@@ -54,7 +59,7 @@ from ..csta.model import (
     SystemRegisterCancelResponse,
     SystemRegisterResponse,
 )
-from ..csta.types import DeviceCategory, DeviceID, ForwardingType, SystemStatus
+from ..csta.types import DeviceCategory, DeviceID, EventDevice, ForwardingType, SystemStatus
 from ..phones.vendors import VendorProfile, profile
 from ..sip.dialog import Dialog, new_tag
 from ..sip.digest import DigestServer, Verdict, answer_challenge, compute_ha1, parse_credentials
@@ -105,6 +110,7 @@ class SimPhone:
     dialog: Dialog | None = None
     registered: bool = False
     dnd: bool = False
+    message_waiting: bool = False
     # forwarding type -> (destination, ring count for no-answer forwarding)
     forwarding: dict[ForwardingType, tuple[str, int | None]] = field(default_factory=dict)
     monitors: dict[str, str] = field(default_factory=dict)  # crossRefID -> device
@@ -364,6 +370,11 @@ class SimPhone:
             else:
                 self.forwarding.pop(kind, None)
             return SetForwardingResponse()
+        if isinstance(msg, GetMessageWaitingIndicator):
+            return GetMessageWaitingIndicatorResponse(messageWaitingOn=self.message_waiting)
+        if isinstance(msg, SetMessageWaitingIndicator):
+            self.set_message_waiting(msg.messageWaitingOn)
+            return SetMessageWaitingIndicatorResponse()
         if isinstance(msg, SnapshotDevice):
             # No calls are simulated yet: an idle device has no connections.
             return SnapshotDeviceResponse(crossRefIDorSnapshotData=SnapshotDeviceData())
@@ -373,6 +384,20 @@ class SimPhone:
                 return answer
         log.warning("%s: %s is not simulated yet", self.mac, name)
         return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+
+    def set_message_waiting(self, on: bool) -> None:
+        """The lamp goes on or off (a voicemail system or a client set it);
+        every line's monitors hear of it."""
+        self.message_waiting = on
+        for line in self.config.identities:
+            self.event(
+                MessageWaitingEvent(
+                    monitorCrossRefID="",
+                    targetDevice=EventDevice.of(line),
+                    messageWaitingOn=on,
+                ),
+                line,
+            )
 
     def identity_of(self, device: DeviceID) -> str:
         for identity in self.config.identities:

@@ -228,6 +228,11 @@ async def set_client_login(
         await _bump(s)
 
 
+async def get_client_login(db: Database, name: str) -> ClientLogin | None:
+    async with db.session() as s:
+        return await s.get(ClientLogin, name)
+
+
 async def list_client_logins(db: Database) -> Sequence[ClientLogin]:
     async with db.session() as s:
         return (await s.scalars(select(ClientLogin).order_by(ClientLogin.name))).all()

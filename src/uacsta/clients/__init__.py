@@ -1,0 +1,1 @@
+"""The client faces: uaCSTA over SIP, and JSON over WebSocket plus REST."""

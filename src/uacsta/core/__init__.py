@@ -1,0 +1,1 @@
+"""The switching function seen by clients: devices, monitors, routing, events."""

@@ -1,0 +1,144 @@
+"""A logged-in client as the switching function sees it, whatever face it
+came through: its rights, its monitors, and its ordered stream of events.
+
+Each event gets the client's next sequence number and waits in a bounded
+queue until the face has written it.  A client that falls behind by more than
+the bound is closed with a reason, never allowed to stall the phones or the
+other clients, and never loses an event silently while connected.  Events
+written recently are kept for the retention window, so that a client that
+reconnects can resume after the last sequence number it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from ..csta.model import CstaMessage
+from .devices import DeviceRights
+
+log = logging.getLogger("uacsta.clients")
+_ids = itertools.count(1)
+
+
+class ClientClosed(Exception):
+    """The client session is closed; ``reason`` says why."""
+
+
+class ResumeError(Exception):
+    """A resume that would lose events (or names no session) is refused."""
+
+
+class FaceKind(enum.Enum):
+    SIP = "sip"
+    JSON = "json"
+
+
+@dataclass
+class Sequenced:
+    seq: int
+    event: CstaMessage
+
+
+@dataclass(eq=False)
+class ClientSession:
+    login: str
+    face: FaceKind
+    rights: DeviceRights = field(default_factory=DeviceRights)
+    max_queue: int = 10_000
+    # Retention for resume: how many written events are kept (time limits are
+    # the switching function's: it drops a detached session after its window).
+    retain: int = 10_000
+    id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    number: int = field(default_factory=lambda: next(_ids))
+    peer: str = ""
+    closed_because: str | None = None
+    attached: bool = True
+    detached_at: float | None = None
+    _seq: int = 0
+    _queue: deque[Sequenced] = field(default_factory=deque)
+    _written: deque[Sequenced] = field(default_factory=deque)
+    _deferred: list[CstaMessage] = field(default_factory=list)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def tag(self) -> str:
+        """The log tag: the client's login and its number on this server."""
+        return f"{self.login}#{self.number}"
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def push(self, event: CstaMessage, *, after_response: bool = False) -> bool:
+        """Queue an event; False (and the session closed) when the client has
+        fallen too far behind.  ``after_response``: an event that the request
+        being answered causes (BackInService of a monitor already running);
+        it waits until the face has written the response (:meth:`release`)."""
+        if self.closed_because is not None:
+            return False
+        if after_response:
+            self._deferred.append(event)
+            return True
+        if len(self._queue) >= self.max_queue:
+            self.close(f"too slow: {len(self._queue)} events waiting to be written")
+            return False
+        self._seq += 1
+        self._queue.append(Sequenced(self._seq, event))
+        self._wakeup.set()
+        return True
+
+    def release(self) -> None:
+        """The face has written a response: queue what waited for it."""
+        deferred, self._deferred = self._deferred, []
+        for event in deferred:
+            self.push(event)
+
+    def close(self, reason: str) -> None:
+        if self.closed_because is None:
+            self.closed_because = reason
+            log.info("client %s closed: %s", self.tag, reason, extra={"tag": self.tag})
+        self._wakeup.set()
+
+    async def events(self) -> AsyncIterator[Sequenced]:
+        """The events in order, each once; ends with ClientClosed."""
+        while True:
+            while self._queue:
+                item = self._queue.popleft()
+                self._written.append(item)
+                if len(self._written) > self.retain:
+                    self._written.popleft()
+                yield item
+            if self.closed_because is not None:
+                raise ClientClosed(self.closed_because)
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def rewind(self, after_seq: int) -> None:
+        """Put events after ``after_seq`` that were written but perhaps not
+        received back in front of the queue (resume)."""
+        if after_seq > self._seq or after_seq < 0:
+            raise ResumeError(f"sequence number {after_seq} was never sent (last {self._seq})")
+        oldest = (
+            self._written[0].seq
+            if self._written
+            else (self._queue[0].seq if self._queue else self._seq + 1)
+        )
+        if after_seq + 1 < oldest:
+            raise ResumeError(
+                f"events {after_seq + 1}..{oldest - 1} are no longer kept; start a new session"
+            )
+        again = [item for item in self._written if item.seq > after_seq]
+        self._written = deque(item for item in self._written if item.seq <= after_seq)
+        self._queue.extendleft(reversed(again))
+        self._wakeup.set()

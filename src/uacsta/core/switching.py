@@ -1,0 +1,434 @@
+"""The switching function as clients see it: devices, monitors, request
+routing with the vendors' emulations, and the relay of every phone event to
+every client watching its device.
+
+Every client face (uaCSTA over SIP, JSON over WebSocket, REST) is a thin
+adapter onto :meth:`SwitchingFunction.attach`, :meth:`request` and the
+client's event stream; none of them reaches a phone's connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..csta import model as m
+from ..csta.codec import DecodeError
+from ..csta.errors import CSTAErrorCode, ErrorCategory
+from ..csta.types import (
+    ConnectionID,
+    DeviceCategory,
+    DeviceID,
+    EventCause,
+    EventDevice,
+    SystemStatus,
+)
+from ..phones.session import PhoneSession, SessionError, SessionState
+from ..phones.sessions import SessionManager
+from .clients import ClientSession, FaceKind, ResumeError
+from .devices import Device, DeviceDirectory, DeviceRights
+from .monitors import MonitorPoint, MonitorTable, PointState, Subscription
+from .router import SERVER_SERVICES, Route, respell, route, subject
+
+log = logging.getLogger("uacsta.switching")
+Answer = m.CstaMessage | CSTAErrorCode
+
+
+def _tagged(client: ClientSession) -> dict[str, object]:
+    return {"tag": client.tag}
+
+
+class SwitchingFunction:
+    def __init__(
+        self, sessions: SessionManager, *, resume_window: Callable[[], float] = lambda: 60.0
+    ) -> None:
+        self.sessions = sessions
+        self.devices = DeviceDirectory()
+        self.monitors = MonitorTable()
+        self.clients: dict[str, ClientSession] = {}
+        self.resume_window = resume_window
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sys_reg = 0
+        sessions.listeners.append(self.session_changed)
+        sessions.event_listeners.append(self.phone_event)
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def attach(
+        self,
+        login: str,
+        face: FaceKind,
+        rights: DeviceRights,
+        *,
+        peer: str = "",
+        max_queue: int = 10_000,
+    ) -> ClientSession:
+        client = ClientSession(login, face, rights, max_queue=max_queue, peer=peer)
+        self.clients[client.id] = client
+        log.info(
+            "client %s logged in from %s (%s)", client.tag, peer, face.value, extra=_tagged(client)
+        )
+        return client
+
+    def resume(self, login: str, session_id: str, after_seq: int) -> ClientSession:
+        client = self.clients.get(session_id)
+        if client is None or client.login != login or client.closed_because is not None:
+            raise ResumeError("no such session to resume (expired, closed or never existed)")
+        if client.attached:
+            raise ResumeError("the session is still connected elsewhere")
+        client.rewind(after_seq)
+        client.attached, client.detached_at = True, None
+        log.info("client %s resumed after event %d", client.tag, after_seq, extra=_tagged(client))
+        return client
+
+    def detach(self, client: ClientSession, reason: str, *, keep: bool) -> None:
+        """The client's connection is gone.  With ``keep`` (a face that can
+        resume) its monitors stay for the resume window; otherwise it ends."""
+        if keep and client.closed_because is None and self.resume_window() > 0:
+            client.attached, client.detached_at = False, time.monotonic()
+            log.info(
+                "client %s disconnected (%s); kept %g s for resume",
+                client.tag,
+                reason,
+                self.resume_window(),
+                extra=_tagged(client),
+            )
+            return
+        self.logout(client, reason)
+
+    def logout(self, client: ClientSession, reason: str) -> None:
+        client.close(reason)
+        self.clients.pop(client.id, None)
+        for sub in self.monitors.of_client(client):
+            self._unsubscribe(sub)
+
+    def expire(self, now: float) -> None:
+        """Drop detached sessions whose window has passed, and sessions closed
+        for being too slow (their monitors go with them)."""
+        window = self.resume_window()
+        for client in list(self.clients.values()):
+            if client.closed_because is not None:
+                self.logout(client, client.closed_because)
+            elif client.detached_at is not None and now - client.detached_at >= window:
+                self.logout(client, "not resumed within the resume window")
+
+    # -- the phones -------------------------------------------------------------------------
+
+    def session_changed(self, session: PhoneSession) -> None:
+        mac = session.mac
+        if session.state is SessionState.UP:
+            gone = self.devices.set_identities(mac, session.identities)
+            for device in gone:
+                point = self.monitors.points.get(device.key)
+                if point is not None:
+                    self._out_of_service(point, "the phone no longer has this identity")
+            for device in self.devices.of_phone(mac):
+                point = self.monitors.points.get(device.key)
+                if point is not None:
+                    point.device = device
+                    if point.state is not PointState.ACTIVE and point.state is not (
+                        PointState.STARTING
+                    ):
+                        self._start(point)
+        elif session.state is SessionState.ENDED:
+            self.monitors.orphans.pop(mac, None)
+            for point in self.monitors.of_phone(mac):
+                self._out_of_service(point, f"phone {mac}: {session.ended_because}")
+
+    def _session(self, device: Device) -> PhoneSession | None:
+        session = self.sessions.sessions.get(device.mac)
+        if session is None or session.state is not SessionState.UP:
+            return None
+        return session
+
+    def _start(self, point: MonitorPoint) -> None:
+        session = self._session(point.device)
+        if session is None:
+            return
+        point.state, point.mac = PointState.STARTING, session.mac
+        self._spawn(self._start_in_phone(point, session))
+
+    async def _start_in_phone(self, point: MonitorPoint, session: PhoneSession) -> None:
+        start = m.MonitorStart(monitorObject=m.MonitorObject(deviceObject=point.device.id))
+        try:
+            answer = await session.request(start)
+        except SessionError as exc:
+            answer = CSTAErrorCode.resource("deviceOutOfService")
+            point.problem = str(exc)
+        if point.state is not PointState.STARTING:
+            return  # the phone went away meanwhile
+        if not isinstance(answer, m.MonitorStartResponse):
+            point.problem = point.problem or f"the phone refused MonitorStart: {answer}"
+            log.warning(
+                "monitor on %s: %s", point.device.key, point.problem, extra={"tag": session.mac}
+            )
+            self.monitors.deactivate(point, PointState.OUT_OF_SERVICE)
+            return
+        if not point.subscribers:
+            self._spawn(self._stop_in_phone(session, answer.monitorCrossRefID))
+            self.monitors.deactivate(point, PointState.IDLE)
+            return
+        self.monitors.activate(point, session.mac, answer.monitorCrossRefID)
+        log.info(
+            "monitor on %s started in phone %s (%s)",
+            point.device.key,
+            session.mac,
+            answer.monitorCrossRefID,
+            extra={"tag": session.mac},
+        )
+        for sub in list(point.subscribers.values()):
+            sub.client.push(self._back_in_service(sub))
+        for event in self.monitors.take_orphans(session.mac, answer.monitorCrossRefID):
+            self._relay(point, event)
+
+    async def _stop_in_phone(self, session: PhoneSession, phone_xref: str) -> None:
+        answer = await self._ask(session, m.MonitorStop(monitorCrossRefID=phone_xref))
+        if not isinstance(answer, m.MonitorStopResponse):
+            log.info(
+                "MonitorStop %s at %s: %s",
+                phone_xref,
+                session.mac,
+                answer,
+                extra={"tag": session.mac},
+            )
+
+    def _out_of_service(self, point: MonitorPoint, why: str) -> None:
+        was = point.state
+        self.monitors.deactivate(point, PointState.OUT_OF_SERVICE)
+        point.problem = why
+        if was is PointState.ACTIVE:
+            for sub in list(point.subscribers.values()):
+                sub.client.push(
+                    m.OutOfServiceEvent(
+                        monitorCrossRefID=sub.xref,
+                        device=EventDevice.of(point.device.id.value),
+                        cause=EventCause.NORMAL,
+                    )
+                )
+
+    def _back_in_service(self, sub: Subscription) -> m.CstaMessage:
+        return m.BackInServiceEvent(
+            monitorCrossRefID=sub.xref,
+            device=EventDevice.of(sub.point.device.id.value),
+            cause=EventCause.NORMAL,
+        )
+
+    def phone_event(self, session: PhoneSession, event: m.CstaMessage) -> None:
+        xref = getattr(event, "monitorCrossRefID", None)
+        if not isinstance(xref, str):
+            return
+        point = self.monitors.by_phone_xref(session.mac, xref)
+        if point is None:
+            self.monitors.keep_orphan(session.mac, event)
+            return
+        self._relay(point, event)
+
+    def _relay(self, point: MonitorPoint, event: m.CstaMessage) -> None:
+        anomaly = point.tracker.apply(event)
+        if anomaly is not None:
+            log.info(
+                "call state at %s: %s",
+                point.device.key,
+                anomaly.reason,
+                extra={"tag": point.mac or point.device.mac},
+            )
+        for sub in list(point.subscribers.values()):
+            sub.client.push(dataclasses.replace(event, monitorCrossRefID=sub.xref))  # type: ignore[call-arg]
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        # asyncio keeps only weak references to tasks: hold each until done
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def request(self, client: ClientSession, msg: m.CstaMessage) -> Answer:
+        """The answer to one client request: the phone's, the server's own, or
+        a CSTAErrorCode.  Never raises for what a client or a phone does."""
+        if msg.KIND is not m.Kind.REQUEST:
+            return CSTAErrorCode.operation("invalidParameterValue")
+        if isinstance(msg, SERVER_SERVICES):
+            return self._server_service(client, msg)
+        found = subject(msg)
+        if found is None:
+            return CSTAErrorCode.operation("serviceNotSupported")
+        name, device_id = found
+        if device_id is None:
+            return CSTAErrorCode.operation("invalidDeviceID")
+        device = self.devices.find(device_id.value)
+        if device is None or not client.rights.allows(device):
+            # A device the client may not use is as unknown as one that does
+            # not exist: the answer tells nothing about other clients' devices.
+            return CSTAErrorCode.operation("invalidDeviceID")
+        session = self._session(device)
+        if session is None:
+            return CSTAErrorCode.resource("deviceOutOfService")
+        msg = respell(msg, name, device.id)
+        how = route(msg, session.profile)
+        if how is Route.REFUSE:
+            log.info(
+                "%s refused: %s phones lack it",
+                msg.root(),
+                session.profile.label,
+                extra=_tagged(client),
+            )
+            return CSTAErrorCode.operation("serviceNotSupported")
+        if how is Route.EMULATE:
+            return await self._emulate(session, device, msg)
+        return await self._ask(session, msg)
+
+    async def _ask(self, session: PhoneSession, msg: m.CstaMessage) -> Answer:
+        try:
+            answer = await session.request(msg)
+        except SessionError as exc:
+            log.info(
+                "%s to %s failed: %s", msg.root(), session.mac, exc, extra={"tag": session.mac}
+            )
+            return CSTAErrorCode.resource("deviceOutOfService")
+        if isinstance(answer, DecodeError):
+            log.warning(
+                "unreadable answer from %s to %s: %s",
+                session.mac,
+                msg.root(),
+                answer,
+                extra={"tag": session.mac},
+            )
+            return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+        return answer
+
+    async def _emulate(self, session: PhoneSession, device: Device, msg: m.CstaMessage) -> Answer:
+        if isinstance(msg, m.AlternateCall):
+            held = await self._ask(session, m.HoldCall(callToBeHeld=msg.activeCall))
+            if not isinstance(held, m.HoldCallResponse):
+                return held
+            back = await self._ask(session, m.RetrieveCall(callToBeRetrieved=msg.heldCall))
+            if not isinstance(back, m.RetrieveCallResponse):
+                return back
+            return m.AlternateCallResponse()
+        if isinstance(msg, m.SnapshotCall):
+            return self._snapshot_call(device, msg.snapshotObject)
+        return CSTAErrorCode.operation("serviceNotSupported")
+
+    def _snapshot_call(self, device: Device, conn: ConnectionID) -> Answer:
+        """SnapshotCall from the call state the monitor's events built up."""
+        point = self.monitors.points.get(device.key)
+        if point is None or point.state is not PointState.ACTIVE:
+            # Without a monitor the server has not seen the call.
+            return CSTAErrorCode.operation("serviceNotSupported")
+        call = point.tracker.calls.get(conn.callID or "")
+        if call is None:
+            return CSTAErrorCode.operation("invalidCallID")
+        on_call = call.device_id or device.id.value
+        info = m.SnapshotCallResponseInfo(
+            deviceOnCall=EventDevice.of(on_call),
+            callIdentifier=ConnectionID(call.call_id, DeviceID(on_call)),
+            localConnectionState=call.state,
+        )
+        return m.SnapshotCallResponse(
+            crossRefIDorSnapshotData=m.SnapshotCallData(snapshotData=[info])
+        )
+
+    def _server_service(self, client: ClientSession, msg: m.CstaMessage) -> Answer:
+        if isinstance(msg, m.MonitorStart):
+            return self._monitor_start(client, msg)
+        if isinstance(msg, m.MonitorStop):
+            sub = self.monitors.subscription(client, msg.monitorCrossRefID)
+            if sub is None:
+                return CSTAErrorCode.operation("invalidMonitorCrossReferenceID")
+            self._unsubscribe(sub)
+            return m.MonitorStopResponse()
+        if isinstance(msg, m.RequestSystemStatus):
+            return m.RequestSystemStatusResponse(systemStatus=SystemStatus.NORMAL)
+        if isinstance(msg, m.SystemRegister):
+            self._sys_reg += 1
+            return m.SystemRegisterResponse(sysStatRegisterID=str(self._sys_reg))
+        if isinstance(msg, m.SystemRegisterCancel):
+            return m.SystemRegisterCancelResponse()
+        if isinstance(msg, m.GetSwitchingFunctionDevices):
+            ref = f"{client.number:x}-{time.monotonic_ns():x}"
+            devices = [
+                m.SwitchingFunctionDevice(deviceID=d.id, deviceCategory=DeviceCategory.STATION)
+                for d in self.devices.all()
+                if client.rights.allows(d)
+            ]
+            # The list follows the response, as the phones do it.
+            client.push(
+                m.SwitchingFunctionDevices(
+                    serviceCrossRefID=ref, segmentID=1, lastSegment=True, deviceList=devices
+                ),
+                after_response=True,
+            )
+            return m.GetSwitchingFunctionDevicesResponse(serviceCrossRefID=ref)
+        if isinstance(msg, m.GetLogicalDeviceInformation | m.GetPhysicalDeviceInformation):
+            device = self.devices.find(msg.device.value)
+            if device is None or not client.rights.allows(device):
+                return CSTAErrorCode.operation("invalidDeviceID")
+            session = self.sessions.sessions.get(device.mac)
+            model = session.profile.models if session is not None else None
+            if isinstance(msg, m.GetLogicalDeviceInformation):
+                return m.GetLogicalDeviceInformationResponse(
+                    deviceCategory=DeviceCategory.STATION, deviceModelName=model
+                )
+            return m.GetPhysicalDeviceInformationResponse(
+                deviceCategory=DeviceCategory.STATION, deviceModelName=model
+            )
+        return CSTAErrorCode.operation("serviceNotSupported")
+
+    def _monitor_start(self, client: ClientSession, msg: m.MonitorStart) -> Answer:
+        target = msg.monitorObject.deviceObject
+        if target is None:
+            # Call-type monitors (monitorObject callObject) are not offered by phones.
+            return CSTAErrorCode.operation("invalidMonitorObject")
+        device = self.devices.find(target.value)
+        if device is None or not client.rights.allows(device):
+            return CSTAErrorCode.operation("invalidDeviceID")
+        sub = self.monitors.subscribe(client, device)
+        point = sub.point
+        log.info(
+            "client %s monitors %s (%s)", client.tag, device.key, sub.xref, extra=_tagged(client)
+        )
+        if point.state is PointState.ACTIVE:
+            client.push(self._back_in_service(sub), after_response=True)
+        elif point.state in (PointState.IDLE, PointState.OUT_OF_SERVICE):
+            self._start(point)
+        return m.MonitorStartResponse(monitorCrossRefID=sub.xref)
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        point = self.monitors.unsubscribe(sub)
+        if point is None:
+            return
+        if point.state is PointState.ACTIVE and point.phone_xref is not None:
+            session = self._session(point.device)
+            phone_xref = point.phone_xref
+            self.monitors.deactivate(point, PointState.IDLE)
+            if session is not None:
+                log.info(
+                    "last watcher of %s left; monitor stopped in phone",
+                    point.device.key,
+                    extra={"tag": session.mac},
+                )
+                self._spawn(self._stop_in_phone(session, phone_xref))
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, int]:
+        return {
+            "clients": sum(1 for c in self.clients.values() if c.attached),
+            "clients_detached": sum(1 for c in self.clients.values() if not c.attached),
+            "devices": len(self.devices),
+            "monitors": sum(
+                1 for p in self.monitors.points.values() if p.state is PointState.ACTIVE
+            ),
+            "subscriptions": sum(len(p.subscribers) for p in self.monitors.points.values()),
+        }
+
+    async def close(self) -> None:
+        for client in list(self.clients.values()):
+            self.logout(client, "server stopping")
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,287 @@
+"""The switching function end to end: simulated phones of all six vendors,
+CTI clients over the JSON face (WebSocket), the real server in between."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import eventually
+from tests.integration.switching import PHONES, Lab, events, names, until
+from uacsta.client import CstaError, UacstaClient
+from uacsta.csta import model as m
+from uacsta.csta.types import ConnectionID, DeviceID
+from uacsta.csta.types import LocalConnectionState as S
+from uacsta.server import UacstaServer
+
+
+@pytest.fixture
+async def lab(server: UacstaServer) -> AsyncIterator[Lab]:
+    lab = Lab(server)
+    await lab.start()
+    yield lab
+    await lab.stop()
+
+
+async def watch(client: UacstaClient, device: str) -> str:
+    xref = await client.monitor(device)
+    ev = await until(client, m.BackInServiceEvent)
+    assert isinstance(ev.csta, m.BackInServiceEvent) and ev.csta.monitorCrossRefID == xref
+    return xref
+
+
+async def test_devices_by_any_spelling(lab: Lab) -> None:
+    client = await lab.client()
+    # number, user@host, sip: URI with parameters, tel: URI
+    for spelling in ("201", "201@pbx.example", "sip:201@PBX.example;user=phone", "tel:201"):
+        xref = await client.monitor(spelling)
+        await client.monitor_stop(xref)
+    with pytest.raises(CstaError, match="invalidDeviceID"):
+        await client.monitor("999")
+
+
+async def test_make_call_full_sequence_at_both_clients(lab: Lab) -> None:
+    alice = await lab.client()
+    bob = await lab.client()
+    xa = await watch(alice, "201")
+    xb = await watch(bob, "202")
+    conn = await alice.make_call("201", "202")
+    assert conn.callID is not None and conn.deviceID is not None
+    a_events = await events(alice, 3)
+    assert names(a_events) == ["ServiceInitiatedEvent", "OriginatedEvent", "DeliveredEvent"]
+    assert [getattr(e.csta, "localConnectionInfo", None) for e in a_events] == [
+        S.INITIATED,
+        S.CONNECTED,
+        S.CONNECTED,
+    ]
+    assert all(e.csta.monitorCrossRefID == xa for e in a_events)  # type: ignore[attr-defined]
+    ringing = await until(bob, m.DeliveredEvent)
+    assert isinstance(ringing.csta, m.DeliveredEvent)
+    assert ringing.csta.localConnectionInfo is S.ALERTING
+    assert ringing.csta.monitorCrossRefID == xb
+    await bob.answer_call(ringing.csta.connection)
+    est_a = await until(alice, m.EstablishedEvent)
+    est_b = await until(bob, m.EstablishedEvent)
+    assert est_a.csta.localConnectionInfo is S.CONNECTED  # type: ignore[attr-defined]
+    assert est_b.csta.localConnectionInfo is S.CONNECTED  # type: ignore[attr-defined]
+    # sequence numbers count up by one, per client
+    seqs = [e.seq for e in a_events] + [est_a.seq]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    await alice.hold(conn)
+    await until(alice, m.HeldEvent)
+    await alice.retrieve(conn)
+    await until(alice, m.RetrievedEvent)
+    await alice.clear_connection(conn)
+    await until(alice, m.ConnectionClearedEvent)
+    await until(bob, m.ConnectionClearedEvent)
+
+
+async def test_two_clients_one_monitor_in_the_phone(lab: Lab) -> None:
+    one = await lab.client()
+    two = await lab.client()
+    phone = lab.phones["snom"]
+    x1 = await watch(one, "201")
+    x2 = await watch(two, "sip:201@pbx.example")
+    assert x1 != x2
+    assert len(phone.monitors) == 1  # one monitor in the phone for both
+    starts = [r for r in phone.received if isinstance(r, m.MonitorStart)]
+    assert len(starts) == 1
+    await one.make_call("201", "202")
+    e1 = await events(one, 3)
+    e2 = await events(two, 3)
+    assert names(e1) == names(e2)
+    assert {e.csta.monitorCrossRefID for e in e1} == {x1}  # type: ignore[attr-defined]
+    assert {e.csta.monitorCrossRefID for e in e2} == {x2}  # type: ignore[attr-defined]
+    # one stops: the phone's monitor stays for the other; the last stop ends it
+    await one.monitor_stop(x1)
+    assert len(phone.monitors) == 1
+    await two.monitor_stop(x2)
+    await eventually(lambda: not phone.monitors)
+
+
+async def test_a_client_cannot_use_another_clients_cross_reference(lab: Lab) -> None:
+    one = await lab.client()
+    two = await lab.client()
+    x1 = await watch(one, "201")
+    with pytest.raises(CstaError, match="invalidMonitorCrossReferenceID"):
+        await two.monitor_stop(x1)
+    assert lab.phones["snom"].monitors  # still running for the first client
+
+
+async def test_alternate_call_emulated_with_hold_and_retrieve(lab: Lab) -> None:
+    alice = await lab.client()
+    bob = await lab.client()
+    await watch(alice, "201")
+    await watch(bob, "202")
+    await watch(bob, "203")
+    first = await alice.make_call("201", "202")
+    ringing = await until(bob, m.DeliveredEvent)
+    await bob.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
+    await until(alice, m.EstablishedEvent)
+    second = await alice.consult(first, "203")
+    assert second is not None
+    await until(alice, m.HeldEvent)
+    ringing = await until(bob, m.DeliveredEvent)
+    await bob.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
+    await until(alice, m.EstablishedEvent)
+    received_before = len(lab.phones["snom"].received)
+    # snom has no AlternateCall (the manual: emulated by HoldCall + RetrieveCall)
+    await alice.alternate(held=first, active=second)
+    asked = lab.phones["snom"].received[received_before:]
+    assert [type(r).__name__ for r in asked] == ["HoldCall", "RetrieveCall"]
+    assert not any(isinstance(r, m.AlternateCall) for r in lab.phones["snom"].received)
+    await until(alice, m.HeldEvent)
+    await until(alice, m.RetrievedEvent)
+
+
+async def test_unsupported_service_refused_without_asking_the_phone(lab: Lab) -> None:
+    client = await lab.client()
+    gigaset = lab.phones["gigaset"]
+    before = len(gigaset.received)
+    with pytest.raises(CstaError, match="serviceNotSupported"):
+        await client.hold(ConnectionID("1", DeviceID("206")))
+    with pytest.raises(CstaError, match="serviceNotSupported"):
+        await client.request(m.GetForwarding(device=DeviceID("206")))
+    # Poly has no DND in the manual's table
+    poly = lab.phones["poly"]
+    poly_before = len(poly.received)
+    with pytest.raises(CstaError, match="serviceNotSupported"):
+        await client.set_dnd("204", True)
+    assert len(gigaset.received) == before and len(poly.received) == poly_before
+
+
+@pytest.mark.parametrize("vendor", [v for v in PHONES if v not in ("poly",)])
+async def test_dnd_on_each_vendor(lab: Lab, vendor: str) -> None:
+    client = await lab.client()
+    device = PHONES[vendor][1]
+    await client.set_dnd(device, True)
+    assert await client.get_dnd(device) is True
+    assert lab.phones[vendor].dnd is True
+
+
+async def test_forwarding_and_mwi(lab: Lab) -> None:
+    client = await lab.client()
+    await watch(client, "202")
+    answer = await client.request(
+        m.SetForwarding(device=DeviceID("202"), activateForward=True, forwardDN=DeviceID("203"))
+    )
+    assert isinstance(answer, m.SetForwardingResponse)
+    got = await client.request(m.GetForwarding(device=DeviceID("202")))
+    assert isinstance(got, m.GetForwardingResponse)
+    assert [i.forwardDN.value for i in got.forwardingList if i.forwardDN] == ["203"]
+    await client.request(
+        m.SetMessageWaitingIndicator(device=DeviceID("202"), messageWaitingOn=True)
+    )
+    mwi = await until(client, m.MessageWaitingEvent)
+    assert mwi.csta.messageWaitingOn is True  # type: ignore[attr-defined]
+    got_mwi = await client.request(m.GetMessageWaitingIndicator(device=DeviceID("202")))
+    assert isinstance(got_mwi, m.GetMessageWaitingIndicatorResponse) and got_mwi.messageWaitingOn
+    # the phone lights its lamp by itself (a voicemail system): the client hears of it
+    lab.phones["yealink"].set_message_waiting(False)
+    off = await until(client, m.MessageWaitingEvent)
+    assert off.csta.messageWaitingOn is False  # type: ignore[attr-defined]
+
+
+async def test_snapshot_call_emulated_from_tracked_state(lab: Lab) -> None:
+    client = await lab.client()
+    await watch(client, "201")
+    conn = await client.make_call("201", "202")
+    await events(client, 3)
+    snom = lab.phones["snom"]
+    before = len(snom.received)
+    answer = await client.request(m.SnapshotCall(snapshotObject=conn))
+    assert isinstance(answer, m.SnapshotCallResponse)
+    info = answer.crossRefIDorSnapshotData.snapshotData
+    assert [i.localConnectionState for i in info] == [S.CONNECTED]
+    assert len(snom.received) == before  # snom lacks SnapshotCall: not asked
+    with pytest.raises(CstaError, match="invalidCallID"):
+        await client.request(m.SnapshotCall(snapshotObject=ConnectionID("nope", DeviceID("201"))))
+
+
+async def test_get_switching_function_devices_answered_by_the_server(lab: Lab) -> None:
+    client = await lab.client()
+    answer = await client.request(m.GetSwitchingFunctionDevices())
+    assert isinstance(answer, m.GetSwitchingFunctionDevicesResponse)
+    devices = await until(client, m.SwitchingFunctionDevices)
+    listed = {d.deviceID.value for d in devices.csta.deviceList}  # type: ignore[attr-defined]
+    assert listed == {identity for _, identity in PHONES.values()}
+
+
+async def test_rights_limit_what_a_client_sees(lab: Lab) -> None:
+    limited = await lab.client("limited")  # devices 201*
+    await limited.monitor("201")
+    with pytest.raises(CstaError, match="invalidDeviceID"):
+        await limited.monitor("202")
+    with pytest.raises(CstaError, match="invalidDeviceID"):
+        await limited.make_call("202", "201")
+    await limited.request(m.GetSwitchingFunctionDevices())
+    devices = await until(limited, m.SwitchingFunctionDevices)
+    assert [d.deviceID.value for d in devices.csta.deviceList] == ["sip:201@pbx.example"]  # type: ignore[attr-defined]
+
+
+async def test_wrong_password_refused(lab: Lab) -> None:
+    from uacsta.client import LoginError
+
+    with pytest.raises(LoginError, match="wrong client login"):
+        await lab.client(password="wrong")
+
+
+async def test_malformed_requests_get_clear_errors_and_the_session_goes_on(lab: Lab) -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD
+    from tests.integration.switching import ws_url
+
+    async with connect(ws_url(lab.server)) as ws:
+        await ws.send(
+            json.dumps({"op": "login", "user": CLIENT_LOGIN, "password": CLIENT_PASSWORD})
+        )
+        assert json.loads(await ws.recv())["op"] == "welcome"
+        await ws.send("not json {")
+        assert json.loads(await ws.recv()) == {"op": "error", "reason": "not JSON"}
+        await ws.send(json.dumps({"op": "request", "id": 1, "csta": {"type": "NoSuchThing"}}))
+        reply = json.loads(await ws.recv())
+        assert reply["op"] == "error" and "NoSuchThing" in reply["reason"]
+        await ws.send(json.dumps({"op": "request", "id": 2, "csta": {"type": "MakeCall"}}))
+        reply = json.loads(await ws.recv())
+        assert reply["op"] == "error" and "missing callingDevice" in reply["reason"]
+        await ws.send(
+            json.dumps({"op": "request", "id": 3, "csta": {"type": "RequestSystemStatus"}})
+        )
+        reply = json.loads(await ws.recv())
+        assert reply == {
+            "op": "response",
+            "id": 3,
+            "csta": {"type": "RequestSystemStatusResponse", "systemStatus": "normal"},
+        }
+
+
+async def test_client_leaving_stops_the_phone_monitor(lab: Lab) -> None:
+    client = await lab.client()
+    await watch(client, "201")
+    assert lab.phones["snom"].monitors
+    await client.close()  # logout: no resume window
+    await eventually(lambda: not lab.phones["snom"].monitors)
+
+
+@pytest.mark.client_connection(resume_window=1)
+async def test_dropped_client_resumes_without_losing_events(lab: Lab) -> None:
+    client = await lab.client()
+    await watch(client, "201")
+    await client.drop()
+    await asyncio.sleep(0.1)
+    # events while the client is away are kept for it
+    lab.phones["snom"].set_message_waiting(True)
+    lab.phones["snom"].set_message_waiting(False)
+    got = await events(client, 2)  # reconnects and resumes by itself
+    assert names(got) == ["MessageWaitingEvent", "MessageWaitingEvent"]
+    assert [e.csta.messageWaitingOn for e in got] == [True, False]  # type: ignore[attr-defined]
+    assert got[1].seq == got[0].seq + 1
+    # a client gone longer than the window loses its session and its monitors
+    await client.drop()
+    client._closing = True  # do not reconnect: stay away
+    await eventually(lambda: not lab.phones["snom"].monitors, timeout=5)
