@@ -61,9 +61,11 @@ class Interface(BaseModel):
         if self.enabled and not self.ports():
             raise ValueError("an enabled interface needs a TCP or a TLS port")
         # port 0: one chosen by the system (tests), never shared
-        ports = [port for _, port in self.ports() if port]
-        if len(set(ports)) != len(ports):
-            raise ValueError("each kind of listener needs a port of its own")
+        seen: dict[int, str] = {}
+        for kind, port in self.ports():
+            if port and port in seen:
+                raise ValueError(f"{seen[port]} and {kind} cannot share a port ({port})")
+            seen[port] = kind
         return self
 
 

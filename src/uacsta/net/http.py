@@ -16,6 +16,9 @@ import uvicorn
 from .service import ListenerError, Listening, bind
 
 log = logging.getLogger("uacsta.net")
+# A client that stops reading is noticed by its event queue (and closed) once
+# this much is in flight, instead of after the MiBs of an autotuned buffer.
+SEND_BUFFER = 128 * 1024
 
 
 class _Server(uvicorn.Server):
@@ -45,7 +48,7 @@ class HttpService:
             def factory(_config: uvicorn.Config, _default: Any) -> ssl.SSLContext:
                 return context
 
-        sock = bind(name, host, port)
+        sock = bind(name, host, port, send_buffer=SEND_BUFFER)
         config = uvicorn.Config(
             self.app,
             log_config=None,

@@ -25,12 +25,17 @@ class ListenerError(Exception):
     pass
 
 
-def bind(name: str, host: str, port: int) -> socket.socket:
-    """A listening TCP socket, or a ListenerError an administrator can act on."""
+def bind(name: str, host: str, port: int, send_buffer: int | None = None) -> socket.socket:
+    """A listening TCP socket, or a ListenerError an administrator can act on.
+    ``send_buffer`` fixes the kernel's send buffer of every accepted
+    connection (they inherit it): a peer that stops reading then holds that
+    much, not the several MiB autotuning would grow to."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if send_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))

@@ -102,6 +102,9 @@ class SimPhoneConfig:
     # snom csta_challenge: 0 none, 1 the INVITE, 2 every uaCSTA request
     csta_challenge: int = 0
     answer_requests: bool = True  # False: a phone that never answers
+    # As real phones do: refresh the registration before it expires, and
+    # connect and register again when the connection drops (server restart).
+    stay_registered: bool = True
 
 
 @dataclass
@@ -118,6 +121,7 @@ class SimPhone:
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
     _task: asyncio.Task[None] | None = None
+    _life: asyncio.Task[None] | None = None
     _waiting: dict[str, asyncio.Future[Response]] = field(default_factory=dict)
     _cseq: int = 0
     _call_id: str = field(default_factory=lambda: f"{secrets.token_hex(8)}@sim")
@@ -140,7 +144,40 @@ class SimPhone:
     # -- connection and registration -----------------------------------------------
 
     async def start(self) -> Response:
+        response = await self._connect()
+        if self.config.stay_registered:
+            self._life = asyncio.get_running_loop().create_task(self._stay_registered())
+        return response
+
+    async def _stay_registered(self) -> None:
+        """Refresh at 80 % of the granted time; after a lost connection,
+        reconnect with a growing pause (0.2 s to 5 s) until registered."""
+        while True:
+            assert self._task is not None
+            granted = self.config.expires
+            done, _ = await asyncio.wait({self._task}, timeout=granted * 0.8)
+            if not done:
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    await self.register()
+                continue
+            log.info("%s: connection to the server lost; registering again", self.mac)
+            self.registered = False
+            self.dialog = None
+            self.monitors.clear()
+            delay = 0.2
+            while True:
+                try:
+                    if (await self._connect()).status == 200:
+                        break
+                except (OSError, TimeoutError, ssl.SSLError):
+                    pass
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _connect(self) -> Response:
         cfg = self.config
+        if self._writer is not None:
+            self._writer.close()
         self._reader, self._writer = await asyncio.open_connection(
             cfg.server_host,
             cfg.server_port,
@@ -205,6 +242,11 @@ class SimPhone:
             self._writer.write(msg.to_bytes())
 
     async def stop(self, bye: bool = False) -> None:
+        if self._life is not None:
+            self._life.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._life
+            self._life = None
         if bye and self.dialog is not None:
             await self._transact(self._dialog_request("BYE", b""))
             self.dialog = None
@@ -224,7 +266,10 @@ class SimPhone:
         assert self._reader is not None
         framer = StreamFramer()
         while True:
-            data = await self._reader.read(65536)
+            try:
+                data = await self._reader.read(65536)
+            except (ConnectionError, ssl.SSLError):
+                return
             if not data:
                 return
             for event in framer.feed(data):
