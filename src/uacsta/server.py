@@ -17,6 +17,7 @@ from typing import cast
 from . import __version__
 from .clients.api import create_app
 from .clients.logins import ClientLogins
+from .clients.sip import SipClientFace
 from .config import Config
 from .core.switching import SwitchingFunction
 from .logs import LogManager, check_writable
@@ -72,8 +73,10 @@ class UacstaServer:
         self.sessions: SessionManager | None = None
         self.phones: SipService | None = None
         self.switching: SwitchingFunction | None = None
-        self.logins = ClientLogins(self.db, config.realm)
+        self.logins = ClientLogins(self.db)
         self.client_api: HttpService | None = None
+        self.client_sip: SipService | None = None
+        self.client_face: SipClientFace | None = None
         self.client_service_since: datetime | None = None
         self._client_conn: ClientConnection = default_client_connection()
         self.cert_paths: tls.CertificatePaths | None = None
@@ -135,6 +138,7 @@ class UacstaServer:
         self.switching = SwitchingFunction(
             self.sessions, resume_window=lambda: float(self._client_conn.resume_window)
         )
+        await self.logins.load()
         self.started_at = datetime.now().astimezone()
         await self.start_phone_service()
         await self.start_client_service()
@@ -160,6 +164,11 @@ class UacstaServer:
             return self.config.idle_timeout or float(self._advanced.sip_expiration + 60)
         # Nobody registered on it yet: a scanner or a half-open connection.
         return TIMEOUT
+
+    def _client_idle_timeout(self, conn: SipConnection) -> float:
+        # A client with a dialog keeps its connection as long as it likes
+        # (events flow one way for hours); one without is a scanner.
+        return 86400.0 if conn.tag else TIMEOUT
 
     async def start_phone_service(self) -> None:
         """Open the phone listeners with the settings as stored now (changed
@@ -205,18 +214,39 @@ class UacstaServer:
         self.phone_service_since = datetime.now().astimezone()
 
     async def start_client_service(self) -> None:
-        """Open the client listeners (the JSON API over HTTP and HTTPS) with the
-        client connection settings as stored now."""
+        """Open the client listeners (uaCSTA over SIP on TCP and TLS, the JSON
+        API over HTTP and HTTPS) with the client connection settings as stored
+        now."""
         if self.client_api is not None and self.client_api.running:
             return
         assert self.switching is not None and self.cert_paths is not None
+        assert self.box is not None
         self._client_conn = cast(
             ClientConnection, await repo.load_section(self.db, "client_connection")
         )
         context = tls.server_context(self.cert_paths)
+        self.client_face = SipClientFace(
+            self.switching,
+            self.logins,
+            DigestServer(
+                self.config.realm,
+                self.box.raw_secret("client-digest-nonce"),
+                algorithms=("MD5", "SHA-256"),
+            ),
+        )
+        face = self.client_face
+        self.client_sip = SipService(
+            "client",
+            face.handle,
+            face.connection_lost,
+            max_per_source=self.config.max_connections_per_source,
+            tls_handshake_timeout=self.config.tls_handshake_timeout,
+            idle_timeout=self._client_idle_timeout,
+        )
         app = create_app(self.switching, self.logins, lambda: self._client_conn)
         self.client_api = HttpService("client", app)
         try:
+            await self.client_sip.start(self._client_conn, context)
             for name, iface in (("lan", self._client_conn.lan), ("wan", self._client_conn.wan)):
                 if not iface.enabled:
                     continue
@@ -225,6 +255,7 @@ class UacstaServer:
                         await self.client_api.listen(name, kind, iface.address, port, context)
         except BaseException:
             await self.client_api.stop()
+            await self.client_sip.stop()
             raise
         self.client_service_since = datetime.now().astimezone()
 
@@ -232,6 +263,10 @@ class UacstaServer:
         if self.switching is not None:
             for client in list(self.switching.clients.values()):
                 self.switching.logout(client, "client service stopped")
+        if self.client_face is not None:
+            await self.client_face.close()
+        if self.client_sip is not None:
+            await self.client_sip.stop()
         if self.client_api is not None:
             await self.client_api.stop()
             self.client_service_since = None
@@ -278,6 +313,8 @@ class UacstaServer:
                 self.logins.lockout.expire(time.monotonic())
                 if self.phones is not None:
                     self.phones.sweep()
+                if self.client_sip is not None and self.client_sip.running:
+                    self.client_sip.sweep()
                 await self.directory.flush()
                 if await self.directory.sync_from_store():
                     await self._reload_settings()
@@ -290,6 +327,7 @@ class UacstaServer:
         assert self.box is not None and self.registrar is not None
         self._advanced = cast(Advanced, await repo.load_section(self.db, "advanced"))
         self.registrar.policy = self._policy()
+        await self.logins.load()
         # Ports and addresses take effect when the client service restarts;
         # windows, bounds and timeouts at once.
         stored = cast(ClientConnection, await repo.load_section(self.db, "client_connection"))
@@ -339,9 +377,12 @@ class UacstaServer:
                 "since": self.client_service_since.isoformat()
                 if self.client_service_since
                 else None,
-                "listening": [vars(i) for i in self.client_api.listening]
-                if self.client_api
-                else [],
+                "listening": [
+                    vars(i)
+                    for service in (self.client_sip, self.client_api)
+                    if service is not None
+                    for i in service.listening
+                ],
                 **(self.switching.status() if self.switching else {}),
             },
         }

@@ -114,7 +114,7 @@ def create_app(
         request: Request, creds: Annotated[HTTPBasicCredentials, Depends(basic)]
     ) -> ClientSession:
         source = request.client.host if request.client else "?"
-        rights = await logins.check_password(creds.username, creds.password, source)
+        rights = logins.check_password(creds.username, creds.password, source)
         if rights is None:
             raise HTTPException(
                 401, "wrong client login or password", {"WWW-Authenticate": 'Basic realm="uacsta"'}
@@ -343,7 +343,7 @@ class WebSocketConversation:
             await self._refuse("login needs user and password")
             return None
         source = self.ws.client.host if self.ws.client else "?"
-        rights = await self.logins.check_password(user, password, source)
+        rights = self.logins.check_password(user, password, source)
         if rights is None:
             await self._refuse("wrong client login or password", code=4401)
             return None

@@ -1,12 +1,14 @@
-"""Client logins from the store, checked the same way for every face: by
-password (JSON face) or by digest HA1 (uaCSTA over SIP), with lock-out after
-repeated wrong passwords."""
+"""Client logins, checked the same way for every face: by password (JSON
+face) or by digest HA1 (uaCSTA over SIP), with lock-out after repeated wrong
+passwords.  They are held in memory (a SIP request is answered without a
+database round trip) and reloaded when the store changes."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 import time
+from dataclasses import dataclass
 
 from ..core.devices import DeviceRights
 from ..csta.types import device_key
@@ -14,41 +16,64 @@ from ..lockout import Lockout
 from ..sip.digest import compute_ha1
 from ..store import repo
 from ..store.db import Database
-from ..store.models import ClientLogin
 
 log = logging.getLogger("uacsta.clients")
 
 
-def rights_of(login: ClientLogin) -> DeviceRights:
-    # Patterns are kept as the admin typed them; devices are matched by key.
-    patterns = tuple(p if "*" in p or "?" in p else device_key(p) for p in login.allowed_devices)
-    return DeviceRights(patterns)
+@dataclass(frozen=True)
+class Login:
+    name: str
+    realm: str
+    ha1: dict[str, str]  # digest algorithm -> HA1
+    rights: DeviceRights
+
+
+def rights_of(allowed: list[str]) -> DeviceRights:
+    # Patterns stay as the admin typed them; plain names are matched by key.
+    return DeviceRights(tuple(p if "*" in p or "?" in p else device_key(p) for p in allowed))
 
 
 class ClientLogins:
-    def __init__(self, db: Database, realm: str) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.realm = realm
         self.lockout = Lockout()
+        self._logins: dict[str, Login] = {}
 
-    async def get(self, name: str) -> ClientLogin | None:
-        return await repo.get_client_login(self.db, name)
+    async def load(self) -> None:
+        self._logins = {
+            row.name: Login(
+                row.name,
+                row.realm,
+                {"MD5": row.ha1_md5, "SHA-256": row.ha1_sha256},
+                rights_of(list(row.allowed_devices)),
+            )
+            for row in await repo.list_client_logins(self.db)
+        }
 
-    async def check_password(self, name: str, password: str, source: str) -> DeviceRights | None:
+    def get(self, name: str) -> Login | None:
+        return self._logins.get(name)
+
+    def check_password(self, name: str, password: str, source: str) -> DeviceRights | None:
         """The login's rights, or None for a wrong name or password (or a
         source locked out for too many of them)."""
         now = time.monotonic()
         if self.lockout.locked(source, name, now):
             log.warning("client login %r from %s refused: locked out", name, source)
             return None
-        login = await self.get(name)
+        login = self._logins.get(name)
         if login is not None:
             given = compute_ha1(name, login.realm, password, "SHA-256")
-            if hmac.compare_digest(given, login.ha1_sha256):
+            if hmac.compare_digest(given, login.ha1["SHA-256"]):
                 self.lockout.succeeded(source, name)
-                return rights_of(login)
-        count = self.lockout.failed(source, name, now)
+                return login.rights
+        self.failed(name, source)
+        return None
+
+    def failed(self, name: str, source: str) -> None:
+        count = self.lockout.failed(source, name, time.monotonic())
         log.warning(
             "client login %r from %s: wrong name or password (attempt %d)", name, source, count
         )
-        return None
+
+    def locked(self, name: str, source: str) -> bool:
+        return self.lockout.locked(source, name, time.monotonic())

@@ -99,6 +99,20 @@ def edition_of(namespace: str | None) -> int | None:
     return None
 
 
+_XMLNS = re.compile(rb'xmlns\s*=\s*["\']([^"\']{1,200})["\']')
+
+
+def sniff_edition(data: bytes, default: int = 5) -> int:
+    """The edition a peer writes in (the default namespace of its body), so
+    that it is answered in the same; ``default`` when there is none (ed2 is
+    answered in ed3, the oldest we write)."""
+    m = _XMLNS.search(data[:1024])
+    edition = edition_of(m.group(1).decode("ascii", "replace")) if m else None
+    if edition is None:
+        return default
+    return max(edition, 3)
+
+
 # -- field plans, built once per class from its annotations --------------------------
 
 
