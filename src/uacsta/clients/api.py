@@ -19,8 +19,8 @@ Anything malformed is answered with ``{"op": "error", "id": ..., "reason":
 ...}`` and the conversation goes on.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: FastAPI reads the route
+# signatures at run time, and their dependency aliases are local names.
 import asyncio
 import contextlib
 import logging

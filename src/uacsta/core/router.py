@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from ..csta import model as m
@@ -100,15 +101,17 @@ def subject(request: m.CstaMessage) -> tuple[str, DeviceID | None] | None:
     return name, None
 
 
-def respell(request: m.CstaMessage, name: str, device: DeviceID) -> m.CstaMessage:
+def respell(
+    request: m.CstaMessage, name: str, device: DeviceID, same: Callable[[DeviceID], bool]
+) -> m.CstaMessage:
     """The request with the subject device written the phone's way, in the
     subject field and in every connection of that device (a transfer's held
-    and active calls)."""
+    and active calls); ``same`` tells whether a spelling means that device."""
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(request):
         value = getattr(request, f.name)
         if isinstance(value, ConnectionID) and value.deviceID is not None:
-            if value.deviceID.key == device.key and value.deviceID != device:
+            if value.deviceID != device and same(value.deviceID):
                 changes[f.name] = value._replace(deviceID=device)
         elif f.name == name and isinstance(value, DeviceID) and value != device:
             changes[f.name] = device

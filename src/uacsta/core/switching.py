@@ -268,7 +268,7 @@ class SwitchingFunction:
         session = self._session(device)
         if session is None:
             return CSTAErrorCode.resource("deviceOutOfService")
-        msg = respell(msg, name, device.id)
+        msg = respell(msg, name, device.id, lambda d: self.devices.find(d.value) is device)
         how = route(msg, session.profile)
         if how is Route.REFUSE:
             log.info(
