@@ -142,17 +142,28 @@ async def test_bye_and_a_new_registration_rebuild_the_dialog(server: UacstaServe
     await again.stop()
 
 
+async def stored_status(server: UacstaServer, mac: str) -> str:
+    await server.directory.flush()
+    phones = {p.mac: p for p in await repo.list_phones(server.db)}
+    return phones[mac].status
+
+
 async def test_disabled_phone_gets_no_dialog_until_enabled(server: UacstaServer) -> None:
+    """The telephone list says controllable only while the dialog is up."""
     phone = sim(server, "mitel")
     await phone.start()
     await eventually(lambda: is_up(server, phone.mac))
-    await server.directory.flush()
+    assert await stored_status(server, phone.mac) == "controllable"
     await repo.set_enabled(server.db, phone.mac, False)
     await eventually(lambda: session(server, phone.mac) is None)
     assert not is_up(server, phone.mac)
+    assert await stored_status(server, phone.mac) == "registered"
     await repo.set_enabled(server.db, phone.mac, True)
     await eventually(lambda: is_up(server, phone.mac))
+    assert await stored_status(server, phone.mac) == "controllable"
     await phone.stop()
+    await eventually(lambda: session(server, phone.mac) is None)
+    assert await stored_status(server, phone.mac) == "offline"
 
 
 async def test_many_phones_at_once(server: UacstaServer) -> None:

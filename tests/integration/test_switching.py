@@ -285,3 +285,75 @@ async def test_dropped_client_resumes_without_losing_events(lab: Lab) -> None:
     await client.drop()
     client._closing = True  # do not reconnect: stay away
     await eventually(lambda: not lab.phones["snom"].monitors, timeout=5)
+
+
+async def three_party(lab: Lab) -> tuple[UacstaClient, UacstaClient, ConnectionID, ConnectionID]:
+    """201 talks to 202 (held) and, by consultation, to 203 (active)."""
+    alice = await lab.client()
+    others = await lab.client()
+    await watch(alice, "201")
+    await watch(others, "202")
+    await watch(others, "203")
+    first = await alice.make_call("201", "202")
+    ringing = await until(others, m.DeliveredEvent)
+    await others.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
+    await until(alice, m.EstablishedEvent)
+    second = await alice.consult(first, "203")
+    assert second is not None
+    ringing = await until(others, m.DeliveredEvent)
+    await others.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
+    await until(alice, m.EstablishedEvent)
+    return alice, others, first, second
+
+
+def no_anomalies(lab: Lab) -> None:
+    sf = lab.server.switching
+    assert sf is not None
+    for point in sf.monitors.points.values():
+        assert point.tracker.anomalies == [], point.tracker.anomalies
+
+
+async def test_consultation_and_transfer(lab: Lab) -> None:
+    alice, others, first, second = await three_party(lab)
+    await alice.transfer(held=first, active=second)
+    gone = await until(alice, m.TransferedEvent)
+    assert gone.csta.localConnectionInfo is S.NULL  # type: ignore[attr-defined]
+    joined = [await until(others, m.TransferedEvent) for _ in range(2)]
+    assert {e.csta.localConnectionInfo for e in joined} == {S.CONNECTED}  # type: ignore[attr-defined]
+    no_anomalies(lab)
+
+
+async def test_three_party_conference(lab: Lab) -> None:
+    alice, others, first, second = await three_party(lab)
+    await alice.conference(held=first, active=second)
+    host = await until(alice, m.ConferencedEvent)
+    assert host.csta.localConnectionInfo is S.CONNECTED  # type: ignore[attr-defined]
+    members = [await until(others, m.ConferencedEvent) for _ in range(2)]
+    assert {e.csta.localConnectionInfo for e in members} == {S.CONNECTED}  # type: ignore[attr-defined]
+    # 203 hangs up: 201 and 202 go on talking
+    carol_conn = next(
+        item.newConnection
+        for e in members
+        for item in e.csta.conferenceConnections  # type: ignore[attr-defined]
+        if item.newConnection
+        and item.newConnection.deviceID
+        and item.newConnection.deviceID.key == "203@pbx.example"
+    )
+    assert carol_conn is not None
+    await others.clear_connection(carol_conn)
+    left = await until(alice, m.ConnectionClearedEvent)
+    assert left.csta.localConnectionInfo is S.CONNECTED  # type: ignore[attr-defined]
+    no_anomalies(lab)
+    await alice.clear_connection(first)
+    cleared = await until(alice, m.ConnectionClearedEvent)
+    assert cleared.csta.localConnectionInfo is S.NULL  # type: ignore[attr-defined]
+    sf = lab.server.switching
+    assert sf is not None
+    assert sf.monitors.points["201@pbx.example"].tracker.calls == {}
+
+
+async def test_conference_refused_where_the_phone_lacks_it(lab: Lab) -> None:
+    client = await lab.client()
+    conn = ConnectionID("1", DeviceID("206"))
+    with pytest.raises(CstaError, match="serviceNotSupported"):
+        await client.conference(held=conn, active=conn)

@@ -68,9 +68,13 @@ class PhoneDirectory:
         return phone, new
 
     def offline(self, mac: str) -> None:
+        self.set_status(mac, "offline")
+
+    def set_status(self, mac: str, status: str) -> None:
+        """offline, registered, or controllable (its uaCSTA dialog is up)."""
         phone = self._phones.get(mac)
-        if phone is not None and phone.status != "offline":
-            phone.status = "offline"
+        if phone is not None and phone.status != status:
+            phone.status = status
             self._dirty.add(mac)
 
     async def flush(self) -> int:

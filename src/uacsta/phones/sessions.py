@@ -81,13 +81,20 @@ class SessionManager:
         task = self._tasks.pop(mac, None)
         if session is not None:
             session.ended_because = why
+            if mac in self._bindings:
+                self.directory.set_status(mac, "registered")
         if task is not None and not task.done():
             task.cancel()
 
     def _changed(self, session: PhoneSession) -> None:
-        if session.state is SessionState.ENDED and self.sessions.get(session.mac) is session:
-            self.sessions.pop(session.mac, None)
-            self._tasks.pop(session.mac, None)
+        if session.state is SessionState.UP:
+            self.directory.set_status(session.mac, "controllable")
+        if session.state is SessionState.ENDED:
+            if self.sessions.get(session.mac) is session:
+                self.sessions.pop(session.mac, None)
+                self._tasks.pop(session.mac, None)
+            if session.mac in self._bindings:
+                self.directory.set_status(session.mac, "registered")
         for listener in self.listeners:
             try:
                 listener(session)

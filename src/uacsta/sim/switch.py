@@ -11,8 +11,10 @@ Simulated so far: the basic two-party call (make, ring, answer, hold, retrieve,
 clear from either side), a busy destination (DND or no such number), consultation
 and transfer, single-step transfer, deflect, and forwarding: immediate and busy
 (the call goes on before the line rings; the forwarding line sees no event) and
-no answer (after the ring count, like a deflect).  Conference (calls of more
-than two parties) and external parties are still to come (issue 7).
+no answer (after the ring count, like a deflect), and the three-party
+conference a phone hosts (its held and active calls joined; a party that
+leaves leaves the other two talking; the host leaving ends it).  External
+parties are still to come (issue 7).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from ..csta.model import (
     AnswerCallResponse,
     ClearConnection,
     ClearConnectionResponse,
+    ConferenceCall,
+    ConferenceCallResponse,
+    ConferencedEvent,
     ConnectionClearedEvent,
     ConnectionListItem,
     ConsultationCall,
@@ -75,12 +80,22 @@ class Leg:
     calling: str = ""
     called: str = ""
     no_answer: asyncio.TimerHandle | None = None  # pending no-answer forwarding
+    conference: Conference | None = None
 
     def conn(self, device: str | None = None) -> ConnectionID:
         return ConnectionID(self.call_id, DeviceID(device or self.device))
 
     def emit(self, event: CstaMessage) -> None:
         self.phone.event(event, self.device)
+
+
+@dataclass(eq=False)
+class Conference:
+    """A conference hosted by one phone: its leg, and the far legs joined in it
+    (each far leg's peer is the host's leg)."""
+
+    host: Leg
+    members: list[Leg]
 
 
 def _number(identity: str) -> str:
@@ -150,6 +165,16 @@ class SimSwitch:
                 return CSTAErrorCode.state("noActiveCall")
             self.transfer(held, active)
             return TransferCallResponse()
+        if isinstance(msg, ConferenceCall):
+            held, active = self._leg(phone, msg.heldCall), self._leg(phone, msg.activeCall)
+            if held is None or held.state is not S.HOLD or held.peer is None:
+                return CSTAErrorCode.state("noHeldCall")
+            if active is None or active.state is not S.CONNECTED or active.peer is None:
+                return CSTAErrorCode.state("noActiveCall")
+            if held.conference is not None or active.conference is not None:
+                return CSTAErrorCode.state("invalidConnectionState")
+            self.conference(held, active)
+            return ConferenceCallResponse(conferenceCall=held.conn())
         if isinstance(msg, SingleStepTransferCall):
             leg = self._leg(phone, msg.activeCall)
             if leg is None or leg.state is not S.CONNECTED or leg.peer is None:
@@ -385,6 +410,79 @@ class SimSwitch:
                     )
                 )
 
+    def conference(self, held: Leg, active: Leg) -> None:
+        """The phone joins its held and active calls: its second leg merges
+        into the first, and both far ends talk to each other and to it."""
+        far_held, far_active = held.peer, active.peer
+        assert far_held is not None and far_active is not None
+        me, added = EventDevice.of(held.device), EventDevice.of(far_active.device)
+        self._drop(active)
+        held.state = S.CONNECTED
+        conf = Conference(held, [far_held, far_active])
+        held.peer = None
+        for leg in (held, far_held, far_active):
+            leg.conference = conf
+        for far in conf.members:
+            far.peer = held
+        held.emit(
+            ConferencedEvent(
+                monitorCrossRefID="",
+                primaryOldCall=held.conn(),
+                secondaryOldCall=active.conn(),
+                conferencingDevice=me,
+                addedParty=added,
+                conferenceConnections=[
+                    ConnectionListItem(newConnection=held.conn(far.device)) for far in conf.members
+                ],
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.CONFERENCE,
+            )
+        )
+        for far in conf.members:
+            far.emit(
+                ConferencedEvent(
+                    monitorCrossRefID="",
+                    primaryOldCall=far.conn(),
+                    conferencingDevice=me,
+                    addedParty=added,
+                    conferenceConnections=[
+                        ConnectionListItem(newConnection=far.conn(), oldConnection=far.conn())
+                    ],
+                    localConnectionInfo=far.state,
+                    cause=EventCause.CONFERENCE,
+                )
+            )
+
+    def _leave_conference(self, leg: Leg, conf: Conference) -> None:
+        """A member hangs up: it is cleared, the others hear of it and stay."""
+        me = EventDevice.of(leg.device)
+        conf.members.remove(leg)
+        leg.state, leg.conference = S.NULL, None
+        self._drop(leg)
+        leg.emit(
+            ConnectionClearedEvent(
+                monitorCrossRefID="",
+                droppedConnection=leg.conn(),
+                releasingDevice=me,
+                localConnectionInfo=S.NULL,
+                cause=EventCause.NORMAL_CLEARING,
+            )
+        )
+        for other in (conf.host, *conf.members):
+            other.emit(
+                ConnectionClearedEvent(
+                    monitorCrossRefID="",
+                    droppedConnection=other.conn(leg.device),
+                    releasingDevice=me,
+                    localConnectionInfo=other.state,
+                    cause=EventCause.NORMAL_CLEARING,
+                )
+            )
+        if len(conf.members) == 1:  # two parties left: a plain call again
+            last = conf.members[0]
+            conf.host.peer, last.peer = last, conf.host
+            conf.host.conference = last.conference = None
+
     def single_step_transfer(self, leg: Leg, target: tuple[SimPhone, str]) -> None:
         """The transferring phone leaves at once; its far end rings the target."""
         far = leg.peer
@@ -513,7 +611,17 @@ class SimSwitch:
         )
 
     def clear(self, leg: Leg) -> None:
-        """Clearing one side of a two-party call ends both."""
+        """Clearing one side of a two-party call ends both; the host of a
+        conference leaving ends it for all."""
+        conf = leg.conference
+        if conf is not None and leg is not conf.host:
+            self._leave_conference(leg, conf)
+            return
+        if conf is not None:
+            while len(conf.members) > 1:
+                self._leave_conference(conf.members[-1], conf)
+            if leg.conference is not None:  # not dissolved: nobody left
+                leg.conference = None
         me = EventDevice.of(leg.device)
         for side in (leg, leg.peer):
             if side is not None:
