@@ -83,8 +83,10 @@ def main() -> None:
         start = time.perf_counter()
         result = decode(doc)
         elapsed = time.perf_counter() - start
-        print(f"{name}: refused in {elapsed * 1e6:.0f} us ({len(doc)} bytes, "
-              f"{elapsed * 1e9 / len(doc):.2f} ns/byte): {result}")
+        print(
+            f"{name}: refused in {elapsed * 1e6:.0f} us ({len(doc)} bytes, "
+            f"{elapsed * 1e9 / len(doc):.2f} ns/byte): {result}"
+        )
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ class HttpService:
             access_log=False,
             lifespan="off",
             ws="websockets-sansio",
+            # Events are small and many: compressing each costs more CPU and
+            # latency than it saves on a LAN.
+            ws_per_message_deflate=False,
             ws_ping_interval=20.0,
             ws_ping_timeout=20.0,
             timeout_graceful_shutdown=2,

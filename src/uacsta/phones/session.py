@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -128,7 +129,10 @@ class PhoneSession:
                 extra={"tag": self.mac},
             )
             while True:
-                await asyncio.sleep(self.settings.keepalive)
+                # Spread over the last tenth of the interval: phones that came
+                # up together (a server start, a mass reboot) would otherwise
+                # be asked all at once, every interval.
+                await asyncio.sleep(self.settings.keepalive * random.uniform(0.9, 1.0))
                 answer = await self.request(RequestSystemStatus())
                 if not isinstance(answer, RequestSystemStatusResponse):
                     log.warning(

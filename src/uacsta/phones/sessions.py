@@ -35,6 +35,8 @@ class SessionManager:
         self._bindings: dict[str, Binding] = {}
         self.listeners: list[Callable[[PhoneSession], None]] = []
         self.event_listeners: list[Callable[[PhoneSession, CstaMessage], None]] = []
+        # In-dialog requests find their session by Call-ID (one lookup per event).
+        self._by_call_id: dict[str, PhoneSession] = {}
 
     # -- following the registrar and the telephone list ------------------------------
 
@@ -81,12 +83,20 @@ class SessionManager:
         task = self._tasks.pop(mac, None)
         if session is not None:
             session.ended_because = why
+            if session.dialog is not None:
+                self._by_call_id.pop(session.dialog.call_id, None)
             if mac in self._bindings:
                 self.directory.set_status(mac, "registered")
         if task is not None and not task.done():
             task.cancel()
 
     def _changed(self, session: PhoneSession) -> None:
+        if session.dialog is not None:
+            if session.state is SessionState.ENDED:
+                if self._by_call_id.get(session.dialog.call_id) is session:
+                    del self._by_call_id[session.dialog.call_id]
+            else:
+                self._by_call_id[session.dialog.call_id] = session
         if session.state is SessionState.UP:
             self.directory.set_status(session.mac, "controllable")
         if session.state is SessionState.ENDED:
@@ -119,10 +129,10 @@ class SessionManager:
     # -- messages from phones ------------------------------------------------------------
 
     def _session_for(self, call_id: str) -> PhoneSession | None:
-        for session in self.sessions.values():
-            if session.dialog is not None and session.dialog.call_id == call_id:
-                return session
-        return None
+        session = self._by_call_id.get(call_id)
+        if session is None or self.sessions.get(session.mac) is not session:
+            return None
+        return session
 
     def response_received(self, response: Response) -> bool:
         """Match a phone's response to our transaction (RFC 3261 17.1.3) and

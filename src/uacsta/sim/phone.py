@@ -453,16 +453,22 @@ class SimPhone:
     def owns(self, device: DeviceID) -> bool:
         return any(DeviceID(i).key == device.key for i in self.config.identities)
 
-    def event(self, event: CstaMessage, line: str) -> None:
+    def event(self, event: CstaMessage, line: str, *, wait: bool = True) -> None:
         """Send an event to every monitor the server started on ``line`` (none:
-        the phone keeps it to itself, as real phones do)."""
+        the phone keeps it to itself, as real phones do).  ``wait=False``
+        (load generation): the INFO is written and its 200 OK not awaited,
+        nor the event kept in ``events_sent``."""
         for ref, monitored in self.monitors.items():
             if DeviceID(monitored).key == DeviceID(line).key:
                 stamped = dataclasses.replace(event, monitorCrossRefID=ref)  # type: ignore[call-arg]
-                self.events_sent.append(stamped)
-                if self.dialog is not None:
-                    request = self._dialog_request("INFO", self._encode(stamped))
+                if self.dialog is None:
+                    continue
+                request = self._dialog_request("INFO", self._encode(stamped))
+                if wait:
+                    self.events_sent.append(stamped)
                     self._spawn(self._quietly(request))
+                else:
+                    self._send(request)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         # asyncio keeps only weak references to tasks: hold each until done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .errors import SipParseError
@@ -37,6 +38,14 @@ class NameAddr:
 
 
 def parse_name_addr(text: str, what: str) -> NameAddr:
+    # The same From, To and Contact come in every request of a dialog: parse
+    # each spelling once; callers get their own params dict.
+    cached = _parse_name_addr(text, what)
+    return NameAddr(cached.uri, cached.display, dict(cached.params))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_name_addr(text: str, what: str) -> NameAddr:
     value = text.strip(_LWS)
     if not value:
         raise SipParseError(f"empty {what}")

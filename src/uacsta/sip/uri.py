@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ _FORBIDDEN = re.compile(r'[ \t\r\n<>"]')
 _PHONE_RE = re.compile(r"^\+?[0-9A-Fa-f*#.\-()pPwW]+$")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SipUri:
     """``sip:`` or ``sips:`` URI.  ``user`` stays escaped as received (RFC 3261 19.1.4)."""
 
@@ -48,7 +49,7 @@ class SipUri:
         return f"{self.scheme}:{user}{self.host.lower()}"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TelUri:
     number: str
     params: dict[str, str | None] = field(default_factory=dict)
@@ -61,7 +62,7 @@ class TelUri:
         return f"tel:{self.number}"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AbsoluteUri:
     """Any other scheme: kept as text (RFC 3261 allows them in most headers)."""
 
@@ -79,7 +80,10 @@ class AbsoluteUri:
 Uri = SipUri | TelUri | AbsoluteUri
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_uri(text: str) -> Uri:
+    """A URI; cached, as a phone repeats the same few URIs in every request
+    (the URI types are frozen, so one parsed value can be shared)."""
     if not text or _FORBIDDEN.search(text):
         raise SipParseError(f"bad URI {text[:60]!r}")
     m = _SCHEME_RE.match(text)
