@@ -105,7 +105,12 @@ async def _serve(cfg: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    listening = server.phones.listening if server.phones else []
+    listening = [
+        item
+        for service in (server.phones, server.client_sip, server.client_api)
+        if service is not None
+        for item in service.listening
+    ]
     click.echo(
         "uacsta is running: "
         + ", ".join(f"{x.name} {x.host}:{x.port}" for x in listening)

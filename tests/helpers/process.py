@@ -54,6 +54,19 @@ class UacstaProcess:
         self.cli("settings", "set", "phone_connection.lan.tls_port", str(self.tls_port))
         self.cli("password", "phone", "--password", password)
 
+    def configure_clients(self, login: str, password: str) -> None:
+        """Client connection on free loopback ports, and one client login."""
+        self.client_sip_port, self.client_http_port = free_port(), free_port()
+        for key, value in [
+            ("address", "127.0.0.1"),
+            ("tcp_port", str(self.client_sip_port)),
+            ("tls_port", str(free_port())),
+            ("http_port", str(self.client_http_port)),
+            ("https_port", str(free_port())),
+        ]:
+            self.cli("settings", "set", f"client_connection.lan.{key}", value)
+        self.cli("password", "client", login, "--password", password)
+
     def start(self) -> None:
         log = open(self.data_dir / "serve.out", "w")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(

@@ -104,3 +104,69 @@ def test_sipp_wrong_password_is_not_logged_in(uacsta: UacstaProcess, tmp_path: P
     out, _ = run.communicate(timeout=30)
     assert run.returncode == 0, out  # the scenario expects the second 401
     assert all(p["mac"] != "000952AABBCC" for p in uacsta.phones())
+
+
+async def test_sipp_as_a_cti_client_monitors_a_phone(tmp_path: Path) -> None:
+    """sipp plays a uaCSTA-over-SIP client (digest INVITE, MonitorStart in INFO,
+    BackInService as INFO, BYE) against `uacsta serve`, with a simulated phone
+    registered."""
+    import asyncio
+
+    from uacsta.csta.model import MonitorStart, MonitorStop
+    from uacsta.sim.phone import SimPhone, SimPhoneConfig
+
+    proc = UacstaProcess(tmp_path / "data")
+    proc.data_dir.mkdir()
+    proc.configure(PASSWORD)
+    proc.configure_clients("cti", "cti-Password-1")
+    proc.start()
+    phone = SimPhone(
+        SimPhoneConfig(
+            "snom", "000413000201", ["sip:201@pbx.example"], PASSWORD, "127.0.0.1", proc.tcp_port
+        )
+    )
+    try:
+        await phone.start()
+        for _ in range(100):
+            if any(p["status"] == "controllable" for p in await asyncio.to_thread(proc.phones)):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("phone never controllable: " + proc.output())
+        sipp_proc = await asyncio.create_subprocess_exec(
+            require("sipp"),
+            f"127.0.0.1:{proc.client_sip_port}",
+            "-t",
+            "t1",
+            "-sf",
+            str(SCENARIOS / "cti_client.xml"),
+            "-s",
+            "201",
+            "-au",
+            "cti",
+            "-ap",
+            "cti-Password-1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await sipp_proc.communicate()
+        assert sipp_proc.returncode == 0, out.decode() + proc.output()
+        received = [type(r) for r in phone.received]
+        assert MonitorStart in received
+        for _ in range(50):  # the BYE stops the monitor in the phone
+            if MonitorStop in [type(r) for r in phone.received]:
+                break
+            await asyncio.sleep(0.1)
+        assert MonitorStop in [type(r) for r in phone.received]
+    finally:
+        await phone.stop()
+        proc.stop()
