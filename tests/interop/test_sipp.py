@@ -112,6 +112,8 @@ async def test_sipp_as_a_cti_client_monitors_a_phone(tmp_path: Path) -> None:
     registered."""
     import asyncio
 
+    import httpx
+
     from uacsta.csta.model import MonitorStart, MonitorStop
     from uacsta.sim.phone import SimPhone, SimPhoneConfig
 
@@ -127,12 +129,15 @@ async def test_sipp_as_a_cti_client_monitors_a_phone(tmp_path: Path) -> None:
     )
     try:
         await phone.start()
-        for _ in range(100):
-            if any(p["status"] == "controllable" for p in await asyncio.to_thread(proc.phones)):
-                break
-            await asyncio.sleep(0.2)
-        else:
-            raise AssertionError("phone never controllable: " + proc.output())
+        # the client API says when the phone's device is controllable
+        url = f"http://127.0.0.1:{proc.client_http_port}/api/v1/devices"
+        async with httpx.AsyncClient(auth=("cti", "cti-Password-1")) as http:
+            for _ in range(100):
+                if any(d["online"] for d in (await http.get(url)).json()):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("phone never controllable: " + proc.output())
         sipp_proc = await asyncio.create_subprocess_exec(
             require("sipp"),
             f"127.0.0.1:{proc.client_sip_port}",
