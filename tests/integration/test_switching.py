@@ -357,3 +357,22 @@ async def test_conference_refused_where_the_phone_lacks_it(lab: Lab) -> None:
     conn = ConnectionID("1", DeviceID("206"))
     with pytest.raises(CstaError, match="serviceNotSupported"):
         await client.conference(held=conn, active=conn)
+
+
+async def test_identities_added_and_removed_follow_the_phone(lab: Lab) -> None:
+    """SwFunctionDevicesChanged: the server learns the phone's lines again; a new
+    line can be monitored, watchers of a removed line hear OutOfService."""
+    client = await lab.client()
+    xref = await watch(client, "205")
+    auerswald = lab.phones["auerswald"]
+    auerswald.set_identities(["sip:205@pbx.example", "sip:215@pbx.example"])
+    sf = lab.server.switching
+    assert sf is not None
+    await eventually(lambda: sf.devices.find("215") is not None)
+    await watch(client, "215")
+    auerswald.set_identities(["sip:215@pbx.example"])
+    gone = await until(client, m.OutOfServiceEvent)
+    assert gone.csta.monitorCrossRefID == xref  # type: ignore[attr-defined]
+    await eventually(lambda: sf.devices.find("205") is None)
+    with pytest.raises(CstaError, match="invalidDeviceID"):
+        await client.make_call("205", "201")

@@ -52,6 +52,7 @@ from ..csta.model import (
     SnapshotDevice,
     SnapshotDeviceData,
     SnapshotDeviceResponse,
+    SwFunctionDevicesChanged,
     SwitchingFunctionDevice,
     SwitchingFunctionDevices,
     SystemRegister,
@@ -429,6 +430,25 @@ class SimPhone:
                 return answer
         log.warning("%s: %s is not simulated yet", self.mac, name)
         return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+
+    def set_identities(self, identities: list[str]) -> None:
+        """An identity (line) was added or removed on the phone: it tells the
+        server with SwFunctionDevicesChanged, as Yealink does on account
+        login/logout; the server asks for the list again.  Monitors on a line
+        that is gone end in the phone."""
+        gone = {DeviceID(i).key for i in self.config.identities} - {
+            DeviceID(i).key for i in identities
+        }
+        self.config.identities = list(identities)
+        self.monitors = {
+            ref: dev for ref, dev in self.monitors.items() if DeviceID(dev).key not in gone
+        }
+        if self.switch is not None:
+            self.switch.attach(self)
+        if self.dialog is not None:
+            reg_id = SYS_STAT_REGISTER_IDS.get(self.config.vendor)
+            body = self._encode(SwFunctionDevicesChanged(sysStatRegisterID=reg_id))
+            self._spawn(self._quietly(self._dialog_request("INFO", body)))
 
     def set_message_waiting(self, on: bool) -> None:
         """The lamp goes on or off (a voicemail system or a client set it);
