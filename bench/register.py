@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import os
 import re
-import resource
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -32,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import UacstaServer, free_port, raise_fd_limit, rss_kib, wait_port  # noqa: E402
 
 from uacsta.sip import Headers, Request, Response, StreamFramer  # noqa: E402
 from uacsta.sip.digest import answer_challenge  # noqa: E402
@@ -41,67 +42,11 @@ PASSWORD = "bench-password-1"
 SCENARIO = ROOT / "tests" / "interop" / "scenarios" / "register_load.xml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 def macs(n: int, prefix: str = "000413") -> list[str]:
     return [f"{prefix}{i:06X}" for i in range(n)]
 
 
 # -- the servers ----------------------------------------------------------------------
-
-
-class Uacsta:
-    def __init__(self, workdir: Path) -> None:
-        self.data = workdir / "uacsta"
-        self.data.mkdir(parents=True)
-        self.tcp, self.tls = free_port(), free_port()
-        self.env = {
-            **os.environ,
-            "UACSTA_DATA_DIR": str(self.data),
-            "UACSTA_HOST_NAME": "localhost",
-            "UACSTA_MAX_CONNECTIONS_PER_SOURCE": "100000",
-            "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
-        }
-        for key, value in [
-            ("phone_connection.lan.address", "127.0.0.1"),
-            ("phone_connection.lan.tcp_port", str(self.tcp)),
-            ("phone_connection.lan.tls_port", str(self.tls)),
-            ("diagnostics.log_level", "WARNING"),
-        ]:
-            self._cli("settings", "set", key, value)
-        self._cli("password", "phone", "--password", PASSWORD)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uacsta", "serve"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.tls)
-
-    def _cli(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "uacsta", *args], env=self.env, check=True, capture_output=True
-        )
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 class Kamailio:
@@ -130,17 +75,6 @@ class Kamailio:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
-
-
-def wait_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 # -- throughput with sipp -----------------------------------------------------------------
@@ -281,7 +215,7 @@ def main() -> None:
     raise_fd_limit()
     with tempfile.TemporaryDirectory(prefix="uacsta-bench-") as tmp:
         work = Path(tmp)
-        server = Uacsta(work / "rate")
+        server = UacstaServer(work / "rate", PASSWORD)
         try:
             ours = sipp_rate(server.tcp, args.calls, args.concurrency, work, "uacsta")
         finally:
@@ -295,7 +229,7 @@ def main() -> None:
             for n in args.phones:
                 for label in ("TCP", "TLS"):
                     # A fresh server each time: RSS after other work hides new use.
-                    fresh = Uacsta(work / f"mem-{label}-{n}")
+                    fresh = UacstaServer(work / f"mem-{label}-{n}", PASSWORD)
                     try:
                         ca = fresh.data / "certs" / "ca.pem"
                         ctx = ssl.create_default_context(cafile=str(ca)) if label == "TLS" else None

@@ -27,8 +27,6 @@ import asyncio
 import gc
 import os
 import re
-import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import UacstaServer, free_port, raise_fd_limit, rss_kib, wait_port  # noqa: E402
 
 from uacsta.csta.codec import encode  # noqa: E402
 from uacsta.csta.model import DeliveredEvent, MonitorStartResponse  # noqa: E402
@@ -52,23 +53,6 @@ from uacsta.sim.phone import SimPhone, SimPhoneConfig  # noqa: E402
 PASSWORD = "bench-password-1"
 CLIENT_PASSWORD = "bench-client-1"
 STAMP = re.compile(rb"correlatorData[^0-9]{1,8}([0-9]{6,25})")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -203,52 +187,6 @@ class Load:
 # -- uacsta ----------------------------------------------------------------------------------
 
 
-class UacstaProcess:
-    def __init__(self, workdir: Path) -> None:
-        self.data = workdir / "uacsta"
-        self.data.mkdir(parents=True)
-        self.sip, self.http = free_port(), free_port()
-        self.env = {
-            **os.environ,
-            "UACSTA_DATA_DIR": str(self.data),
-            "UACSTA_HOST_NAME": "localhost",
-            "UACSTA_MAX_CONNECTIONS_PER_SOURCE": "100000",
-            "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
-        }
-        for key, value in [
-            ("phone_connection.lan.address", "127.0.0.1"),
-            ("phone_connection.lan.tcp_port", str(self.sip)),
-            ("phone_connection.lan.tls_port", str(free_port())),
-            ("client_connection.lan.http_port", str(self.http)),
-            ("client_connection.lan.https_port", str(free_port())),
-            ("client_connection.lan.tcp_port", str(free_port())),
-            ("client_connection.lan.tls_port", str(free_port())),
-            ("diagnostics.log_level", os.environ.get("RELAY_LOG_LEVEL", "WARNING")),
-        ]:
-            self._cli("settings", "set", key, value)
-        self._cli("password", "phone", "--password", PASSWORD)
-        self._cli("password", "client", "bench", "--password", CLIENT_PASSWORD)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uacsta", "serve"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.http)
-
-    def _cli(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "uacsta", *args], env=self.env, check=True, capture_output=True
-        )
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-        keep = os.environ.get("RELAY_KEEP_LOG")
-        if keep:
-            Path(keep).write_bytes((self.data / "logs" / "uacsta.log").read_bytes())
-
-
 async def gather_limited(work: list[Callable[[], Awaitable[object]]], limit: int) -> None:
     sem = asyncio.Semaphore(limit)
 
@@ -260,7 +198,7 @@ async def gather_limited(work: list[Callable[[], Awaitable[object]]], limit: int
 
 
 async def run_uacsta(
-    args: argparse.Namespace, server: UacstaProcess
+    args: argparse.Namespace, server: UacstaServer
 ) -> dict[str, dict[str, float]]:
     readers: list[asyncio.Task[None]] = []
     phones: list[SimPhone] = []
@@ -274,7 +212,7 @@ async def run_uacsta(
                     [line(i)],
                     PASSWORD,
                     "127.0.0.1",
-                    server.sip,
+                    server.tcp,
                     stay_registered=False,
                 )
             )
@@ -326,13 +264,7 @@ async def run_uacsta(
         await load.steady(args.rate / 10, 1)  # warm up
         steady = await load.steady(args.rate, args.seconds)
         burst = await load.burst(args.burst)
-        rss = int(
-            next(
-                ln
-                for ln in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines()
-                if ln.startswith("VmRSS:")
-            ).split()[1]
-        )
+        rss = rss_kib(server.proc.pid)
         return {"steady": steady, "burst": burst, "memory": {"rss_mib": rss / 1024}}
     finally:
         for task in readers:
@@ -505,14 +437,19 @@ def main() -> None:
     )
     ap.add_argument("--no-bare", action="store_true", help="skip the bare relay")
     args = ap.parse_args()
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_fd_limit()
     print(
         f"{args.phones} phones, {args.clients} clients ({args.phones // args.clients} devices "
         f"each), steady {args.rate:g} events/s for {args.seconds:g} s, burst {args.burst}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        server = UacstaProcess(Path(tmp))
+        server = UacstaServer(
+            Path(tmp),
+            PASSWORD,
+            client=("bench", CLIENT_PASSWORD),
+            log_level=os.environ.get("RELAY_LOG_LEVEL", "WARNING"),
+            keep_log=os.environ.get("RELAY_KEEP_LOG"),
+        )
         try:
             ours = asyncio.run(run_uacsta(args, server))
         finally:

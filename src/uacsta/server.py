@@ -10,6 +10,7 @@ import logging
 import secrets
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from .settings import (
     default_client_connection,
 )
 from .sip.digest import DigestServer
+from .sip.message import Request, Response
 from .sip.transaction import TIMEOUT
 from .store import repo
 from .store.db import Database
@@ -170,6 +172,22 @@ class UacstaServer:
         # Nobody registered on it yet: a scanner or a half-open connection.
         return TIMEOUT
 
+    def _sip_service(
+        self,
+        side: str,
+        on_message: Callable[[SipConnection, Request | Response], None],
+        on_closed: Callable[[SipConnection], None],
+        idle_timeout: Callable[[SipConnection], float],
+    ) -> SipService:
+        return SipService(
+            side,
+            on_message,
+            on_closed,
+            max_per_source=self.config.max_connections_per_source,
+            tls_handshake_timeout=self.config.tls_handshake_timeout,
+            idle_timeout=idle_timeout,
+        )
+
     def _client_idle_timeout(self, conn: SipConnection) -> float:
         # A client with a dialog keeps its connection as long as it likes
         # (events flow one way for hours); one without is a scanner.
@@ -206,14 +224,8 @@ class UacstaServer:
         endpoint = PhoneEndpoint(
             self.registrar, self.sessions, lambda: asyncio.get_running_loop().time()
         )
-        registrar = self.registrar
-        self.phones = SipService(
-            "phone",
-            endpoint.handle,
-            registrar.connection_lost,
-            max_per_source=self.config.max_connections_per_source,
-            tls_handshake_timeout=self.config.tls_handshake_timeout,
-            idle_timeout=self._idle_timeout,
+        self.phones = self._sip_service(
+            "phone", endpoint.handle, self.registrar.connection_lost, self._idle_timeout
         )
         await self.phones.start(phone_conn, context)
         self.phone_service_since = datetime.now().astimezone()
@@ -240,13 +252,8 @@ class UacstaServer:
             ),
         )
         face = self.client_face
-        self.client_sip = SipService(
-            "client",
-            face.handle,
-            face.connection_lost,
-            max_per_source=self.config.max_connections_per_source,
-            tls_handshake_timeout=self.config.tls_handshake_timeout,
-            idle_timeout=self._client_idle_timeout,
+        self.client_sip = self._sip_service(
+            "client", face.handle, face.connection_lost, self._client_idle_timeout
         )
         app = create_app(self.switching, self.logins, lambda: self._client_conn)
         self.client_api = HttpService("client", app)

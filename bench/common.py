@@ -1,0 +1,102 @@
+"""What the benchmarks share: free loopback ports, and ``uacsta serve`` as a
+subprocess on them with the settings a benchmark needs."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class UacstaServer:
+    """``uacsta serve`` on free loopback ports: phones on TCP ``tcp`` and TLS
+    ``tls``, clients (``clients=True``) on HTTP ``http``.  ``log_level`` and
+    ``keep_log`` (a file the log is copied to at stop) help read a run."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        phone_password: str,
+        *,
+        client: tuple[str, str] | None = None,
+        log_level: str = "WARNING",
+        keep_log: str | None = None,
+    ) -> None:
+        self.data = workdir / "uacsta"
+        self.data.mkdir(parents=True)
+        self.keep_log = keep_log
+        self.tcp, self.tls, self.http = free_port(), free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "UACSTA_DATA_DIR": str(self.data),
+            "UACSTA_HOST_NAME": "localhost",
+            "UACSTA_MAX_CONNECTIONS_PER_SOURCE": "100000",
+            "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
+        }
+        settings = [
+            ("phone_connection.lan.address", "127.0.0.1"),
+            ("phone_connection.lan.tcp_port", str(self.tcp)),
+            ("phone_connection.lan.tls_port", str(self.tls)),
+            ("client_connection.lan.http_port", str(self.http)),
+            ("client_connection.lan.https_port", str(free_port())),
+            ("client_connection.lan.tcp_port", str(free_port())),
+            ("client_connection.lan.tls_port", str(free_port())),
+            ("diagnostics.log_level", log_level),
+        ]
+        for key, value in settings:
+            self._cli("settings", "set", key, value)
+        self._cli("password", "phone", "--password", phone_password)
+        if client is not None:
+            self._cli("password", "client", client[0], "--password", client[1])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uacsta", "serve"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.http)
+        wait_port(self.tls)
+
+    def _cli(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "uacsta", *args], env=self.env, check=True, capture_output=True
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+        if self.keep_log:
+            Path(self.keep_log).write_bytes((self.data / "logs" / "uacsta.log").read_bytes())
