@@ -55,8 +55,17 @@ async def prepare_store(
     await db.close()
 
 
-def make_config(data_dir: Path) -> Config:
-    return Config(data_dir=data_dir, host_name="localhost", console_log_level="WARNING")
+ADMIN_PASSWORD = "s3cret-admin-pw"
+
+
+def make_config(data_dir: Path, admin: bool = False) -> Config:
+    """The admin web UI only where a test asks for it (``@pytest.mark.admin_ui``)."""
+    return Config(
+        data_dir=data_dir,
+        host_name="localhost",
+        console_log_level="WARNING",
+        admin_listen="127.0.0.1:0" if admin else "",
+    )
 
 
 @pytest.fixture
@@ -68,7 +77,14 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
         clients.kwargs if clients else None,
         **(marker.kwargs if marker else {}),
     )
-    srv = UacstaServer(make_config(tmp_path / "data"))
+    admin = request.node.get_closest_marker("admin_ui") is not None
+    if admin:
+        from uacsta.admin.auth import AdminAuth
+
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'uacsta.db'}")
+        await AdminAuth(db).set_password("admin", ADMIN_PASSWORD)
+        await db.close()
+    srv = UacstaServer(make_config(tmp_path / "data", admin=admin))
     await srv.start()
     try:
         yield srv
@@ -101,3 +117,4 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "client_connection(**kw): client connection settings for the server fixture"
     )
+    config.addinivalue_line("markers", "admin_ui: the server fixture runs the admin web UI")

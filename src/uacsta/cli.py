@@ -107,7 +107,7 @@ async def _serve(cfg: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     listening = [
         item
-        for service in (server.phones, server.client_sip, server.client_api)
+        for service in (server.phones, server.client_sip, server.client_api, server.admin_ui)
         if service is not None
         for item in service.listening
     ]
@@ -281,6 +281,50 @@ def settings_set(ctx: click.Context, key: str, value: str) -> None:
 
 
 # -- passwords ----------------------------------------------------------------------------
+
+
+@main.group()
+def admin() -> None:
+    """Accounts of the admin web UI."""
+
+
+@admin.command("create")
+@click.argument("name")
+@click.option("--password", "value", help="The password (prompted for when omitted).")
+@click.pass_context
+def admin_create(ctx: click.Context, name: str, value: str | None) -> None:
+    """Add an admin account, or set the password of an existing one."""
+    from .admin.auth import AdminAuth
+    from .store.repo import SettingsError
+
+    if value is None:
+        value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    assert value is not None
+    secret = value
+
+    async def change(db: Any) -> bool:
+        return await AdminAuth(db).set_password(name, secret)
+
+    try:
+        new = _run(_with_store(_config(ctx), change))
+    except (ValueError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"admin account {name} {'created' if new else 'password changed'}")
+
+
+admin.add_command(admin_create, "password")
+
+
+@admin.command("remove")
+@click.argument("name")
+@click.pass_context
+def admin_remove(ctx: click.Context, name: str) -> None:
+    """Remove an admin account."""
+    from .store import repo
+
+    if not _run(_with_store(_config(ctx), lambda db: repo.remove_admin(db, name))):
+        raise click.ClickException(f"no admin account {name!r}")
+    click.echo(f"admin account {name} removed")
 
 
 @main.group()

@@ -20,6 +20,14 @@ from pydantic_settings import (
 )
 
 
+def split_listen(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` as a (host, port) pair, or ValueError."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535 or not host:
+        raise ValueError(f"{value!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "uacsta"
@@ -38,6 +46,20 @@ class Config(BaseSettings):
     # nor pings within it is gone).
     idle_timeout: float = Field(0.0, ge=0)
     console_log_level: str = "INFO"
+    # The admin web UI: "host:port" ("[::1]:8080" for IPv6); empty turns it off.
+    # A bootstrap setting: the UI must be up before anything can be changed in it.
+    admin_listen: str = "127.0.0.1:8080"
+
+    @field_validator("admin_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        if value:
+            split_listen(value)
+        return value
+
+    @property
+    def admin_address(self) -> tuple[str, int] | None:
+        return split_listen(self.admin_listen) if self.admin_listen else None
 
     @field_validator("data_dir")
     @classmethod

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import cast
 
 from . import __version__
+from .admin.app import create_admin_app
+from .admin.auth import AdminAuth
 from .clients.api import create_app
 from .clients.logins import ClientLogins
 from .clients.sip import SipClientFace
@@ -81,6 +83,8 @@ class UacstaServer:
         self.client_sip: SipService | None = None
         self.client_face: SipClientFace | None = None
         self.client_service_since: datetime | None = None
+        self.admin_auth = AdminAuth(self.db)
+        self.admin_ui: HttpService | None = None
         self._client_conn: ClientConnection = default_client_connection()
         self.cert_paths: tls.CertificatePaths | None = None
         self.started_at: datetime | None = None
@@ -90,6 +94,8 @@ class UacstaServer:
         self._advanced = Advanced()
         self._generated_password = False
         self.loop_lag = 0.0
+        self.telephones_version = 0
+        self._telephones_event = asyncio.Event()
         self._gc_phones = 0
         self._gc_at = time.monotonic()
 
@@ -141,6 +147,8 @@ class UacstaServer:
             ),
         )
         self.registrar.listeners.append(self.sessions.binding_changed)
+        self.registrar.listeners.append(lambda _change, _binding: self.phones_changed())
+        self.sessions.listeners.append(lambda _session: self.phones_changed())
         self.switching = SwitchingFunction(
             self.sessions, resume_window=lambda: float(self._client_conn.resume_window)
         )
@@ -148,6 +156,7 @@ class UacstaServer:
         self.started_at = datetime.now().astimezone()
         await self.start_phone_service()
         await self.start_client_service()
+        await self.start_admin_ui()
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._daily_log_deletion(), name="log-deletion"))
         self._tasks.append(asyncio.create_task(self._watch_loop(), name="loop-watch"))
@@ -271,6 +280,24 @@ class UacstaServer:
             raise
         self.client_service_since = datetime.now().astimezone()
 
+    async def start_admin_ui(self) -> None:
+        """The admin web UI on ``admin_listen`` (a bootstrap setting: it stays up
+        while the SIP services are stopped and started from it).  With no admin
+        account yet, one named ``admin`` is made and its password printed once."""
+        address = self.config.admin_address
+        if address is None:
+            return
+        if await repo.count_admins(self.db) == 0:
+            password = generate_password()
+            await self.admin_auth.set_password("admin", password)
+            self.notes.lines.append(
+                f"Admin web UI account 'admin', password (shown once; change it with "
+                f"'uacsta admin password admin'): {password}"
+            )
+            log.warning("created the admin account 'admin'; its password was shown on the console")
+        self.admin_ui = HttpService("admin", create_admin_app(self, self.admin_auth))
+        await self.admin_ui.listen("lan", "HTTP", address[0], address[1], None)
+
     async def stop_client_service(self) -> None:
         if self.switching is not None:
             for client in list(self.switching.clients.values()):
@@ -299,6 +326,8 @@ class UacstaServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.admin_ui is not None:
+            await self.admin_ui.stop()
         await self.stop_client_service()
         if self.switching is not None:
             await self.switching.close()
@@ -330,6 +359,7 @@ class UacstaServer:
                 self._tune_gc(time.monotonic())
                 await self.directory.flush()
                 if await self.directory.sync_from_store():
+                    self.phones_changed()
                     await self._reload_settings()
                     if self.sessions is not None:
                         self.sessions.enabled_changed()
@@ -375,6 +405,33 @@ class UacstaServer:
             self.loop_lag = max(worst)
             if lag > 0.1:
                 log.warning("the event loop was %.0f ms late", lag * 1000)
+
+    async def reload_settings(self) -> None:
+        """Take what was just stored (by the admin UI) at once rather than at
+        the next housekeeping round."""
+        await self._reload_settings()
+
+    async def apply_telephone_list(self) -> None:
+        """The telephone list changed in the store: follow it now."""
+        await self.directory.sync_from_store()
+        if self.sessions is not None:
+            self.sessions.enabled_changed()
+        self.phones_changed()
+
+    def phones_changed(self) -> None:
+        """Wake whoever shows the telephone list live (the admin UI)."""
+        self.telephones_version += 1
+        event, self._telephones_event = self._telephones_event, asyncio.Event()
+        event.set()
+
+    async def telephones_changed(self, seen: int) -> int:
+        """Wait until the telephone list differs from version ``seen``."""
+        while self.telephones_version == seen:
+            await self._telephones_event.wait()
+        return self.telephones_version
+
+    def services(self) -> list[SipService | HttpService]:
+        return [s for s in (self.phones, self.client_sip, self.client_api) if s is not None]
 
     async def _reload_settings(self) -> None:
         assert self.box is not None and self.registrar is not None

@@ -240,7 +240,12 @@ class Diagnostics(BaseModel):
             return value
         out = []
         for item in value:
-            user = normalise_user(str(item))
+            text = str(item)
+            # Admins copy MACs as 00:04:13:… or 00-04-13-…: the filter takes those too.
+            bare = re.sub(r"[:.\-]", "", text)
+            if len(bare) == 12 and all(c in "0123456789abcdefABCDEF" for c in bare):
+                text = bare
+            user = normalise_user(text)
             if user is None:
                 raise ValueError(f"{item!r} is not a MAC address (12 hex digits) or handset ID")
             out.append(user)

@@ -57,3 +57,12 @@ class ClientLogin(Base):
     ha1_md5: Mapped[str] = mapped_column(String(32))
     ha1_sha256: Mapped[str] = mapped_column(String(64))
     allowed_devices: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class AdminAccount(Base):
+    """An administrator of the web UI: the password only as an argon2 hash."""
+
+    __tablename__ = "admin_account"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -15,7 +15,7 @@ from ..secrets_box import SecretBox
 from ..settings import SECTIONS
 from ..sip.digest import compute_ha1
 from .db import Database
-from .models import ClientLogin, Phone, Secret, Setting
+from .models import AdminAccount, ClientLogin, Phone, Secret, Setting
 
 REVISION_KEY = "_revision"
 PHONE_PASSWORD = "phone_password"
@@ -228,6 +228,16 @@ async def set_client_login(
         await _bump(s)
 
 
+async def set_client_allowed(db: Database, name: str, allowed: list[str]) -> bool:
+    async with db.session() as s, s.begin():
+        row = await s.get(ClientLogin, name)
+        if row is None:
+            return False
+        row.allowed_devices = allowed
+        await _bump(s)
+        return True
+
+
 async def get_client_login(db: Database, name: str) -> ClientLogin | None:
     async with db.session() as s:
         return await s.get(ClientLogin, name)
@@ -242,6 +252,38 @@ async def remove_client_login(db: Database, name: str) -> bool:
     async with db.session() as s, s.begin():
         result = await s.execute(delete(ClientLogin).where(ClientLogin.name == name))
         await _bump(s)
+        return bool(getattr(result, "rowcount", 0))
+
+
+# -- admin accounts (web UI) ------------------------------------------------------
+
+
+async def set_admin(db: Database, name: str, password_hash: str) -> bool:
+    """Add an admin account or change its password; True when it is new."""
+    if not name or len(name) > 64 or any(c.isspace() or c in ':"<>' for c in name):
+        raise SettingsError(f"{name!r} is not a valid admin name")
+    async with db.session() as s, s.begin():
+        row = await s.get(AdminAccount, name)
+        if row is None:
+            s.add(AdminAccount(name=name, password_hash=password_hash, created=utcnow()))
+            return True
+        row.password_hash = password_hash
+        return False
+
+
+async def get_admin(db: Database, name: str) -> AdminAccount | None:
+    async with db.session() as s:
+        return await s.get(AdminAccount, name)
+
+
+async def count_admins(db: Database) -> int:
+    async with db.session() as s:
+        return len((await s.scalars(select(AdminAccount.name))).all())
+
+
+async def remove_admin(db: Database, name: str) -> bool:
+    async with db.session() as s, s.begin():
+        result = await s.execute(delete(AdminAccount).where(AdminAccount.name == name))
         return bool(getattr(result, "rowcount", 0))
 
 

@@ -1,0 +1,1 @@
+"""The admin web UI (the manual's administrator screens) and its REST API."""

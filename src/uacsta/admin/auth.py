@@ -1,0 +1,95 @@
+"""Admin accounts and their sessions: argon2 password hashes in the store,
+sessions in memory (a random token in an HttpOnly, SameSite=Strict cookie),
+a CSRF token per session, lock-out after repeated wrong passwords."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..lockout import Lockout
+from ..store import repo
+from ..store.db import Database
+
+log = logging.getLogger("uacsta.admin")
+SESSION_IDLE = 8 * 3600.0  # seconds without a request before a session ends
+COOKIE = "uacsta_admin"
+MIN_PASSWORD = 8
+
+
+@dataclass
+class AdminSession:
+    name: str
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    last_seen: float = field(default_factory=time.monotonic)
+
+    def csrf_ok(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given, self.csrf)
+
+
+class AdminAuth:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.hasher = PasswordHasher()
+        self.lockout = Lockout(max_failures=5, window=300.0)
+        self._sessions: dict[str, AdminSession] = {}
+
+    def hash(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"an admin password needs at least {MIN_PASSWORD} characters")
+        return self.hasher.hash(password)
+
+    async def set_password(self, name: str, password: str) -> bool:
+        return await repo.set_admin(self.db, name, self.hash(password))
+
+    async def verify(self, name: str, password: str, source: str) -> bool:
+        now = time.monotonic()
+        if self.lockout.locked(source, name, now):
+            log.warning("admin login %r from %s refused: locked out", name, source)
+            return False
+        account = await repo.get_admin(self.db, name)
+        try:
+            ok = account is not None and self.hasher.verify(account.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            count = self.lockout.failed(source, name, now)
+            log.warning(
+                "admin login %r from %s: wrong name or password (attempt %d)", name, source, count
+            )
+            return False
+        self.lockout.succeeded(source, name)
+        return True
+
+    async def login(self, name: str, password: str, source: str) -> AdminSession | None:
+        if not await self.verify(name, password, source):
+            return None
+        session = AdminSession(name)
+        self._sessions[session.token] = session
+        log.info("admin %s logged in from %s", name, source)
+        return session
+
+    def session(self, token: str | None) -> AdminSession | None:
+        if not token:
+            return None
+        session = self._sessions.get(token)
+        now = time.monotonic()
+        if session is None:
+            return None
+        if now - session.last_seen > SESSION_IDLE:
+            del self._sessions[token]
+            return None
+        session.last_seen = now
+        return session
+
+    def logout(self, token: str) -> None:
+        session = self._sessions.pop(token, None)
+        if session is not None:
+            log.info("admin %s logged out", session.name)

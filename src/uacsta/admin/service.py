@@ -1,0 +1,321 @@
+"""What the administrator can do, once for the web UI and the REST API alike:
+read and change settings (with the settings models' validation, and a check
+that new ports are free), the telephone list, client logins, the phone
+password, the certificate, the SIP services, and the log files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel
+
+from ..logs import LOG_NAME, check_writable
+from ..net import tls
+from ..net.service import ListenerError, bind
+from ..phones.identity import normalise_user
+from ..settings import SECTIONS, ConnectionSettings, Diagnostics, TlsSettings
+from ..store import repo
+from ..store.repo import SettingsError
+
+if TYPE_CHECKING:  # the server imports this module
+    from ..server import UacstaServer
+
+log = logging.getLogger("uacsta.admin")
+
+
+class AdminError(Exception):
+    """A change refused, with what an administrator needs to fix it."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class AdminService:
+    def __init__(self, server: UacstaServer) -> None:
+        self.server = server
+        self.db = server.db
+
+    # -- settings --------------------------------------------------------------------
+
+    async def settings(self, section: str) -> BaseModel:
+        if section not in SECTIONS:
+            raise AdminError(f"no settings section {section!r}", 404)
+        return await repo.load_section(self.db, section)
+
+    async def update(self, section: str, changes: dict[str, Any]) -> BaseModel:
+        """Change some settings of a section; nothing changes when any is wrong."""
+        current = (await self.settings(section)).model_dump(mode="json")
+        model, _ = SECTIONS[section]
+        try:
+            candidate = model.model_validate(merge(current, changes))
+        except Exception as exc:  # pydantic's ValidationError, formatted the store's way
+            from pydantic import ValidationError
+
+            if isinstance(exc, ValidationError):
+                raise AdminError(repo.format_validation_error(exc)) from None
+            raise
+        if isinstance(candidate, ConnectionSettings):
+            self._check_ports_free(section, candidate)
+        if isinstance(candidate, Diagnostics):
+            problem = check_writable(self.server.logs.folder_for(candidate))
+            if problem:
+                raise AdminError(problem)
+        if isinstance(candidate, TlsSettings) and candidate.cert_file:
+            try:
+                tls.check_pair(Path(candidate.cert_file), Path(candidate.key_file))
+            except tls.CertificateError as exc:
+                raise AdminError(str(exc)) from None
+        try:
+            saved = await repo.save_section(self.db, section, candidate)
+        except SettingsError as exc:
+            raise AdminError(str(exc)) from None
+        log.info("settings %s changed by the administrator", section)
+        await self.server.reload_settings()
+        return saved
+
+    def _check_ports_free(self, section: str, settings: ConnectionSettings) -> None:
+        """A port the server does not hold yet must be free now, or the service
+        would not start with it."""
+        held = {
+            (item.host, item.port)
+            for service in self.server.services()
+            for item in service.listening
+        }
+        for name, iface in (("LAN", settings.lan), ("WAN", settings.wan)):
+            if not iface.enabled:
+                continue
+            for kind, port in iface.ports():
+                if not port or (iface.address, port) in held:
+                    continue
+                try:
+                    bind(f"{section.replace('_', ' ')} {name} {kind}", iface.address, port).close()
+                except ListenerError as exc:
+                    raise AdminError(str(exc), 409) from None
+
+    async def set_phone_password(self, password: str) -> None:
+        if len(password) < 8:
+            raise AdminError("the phone password needs at least 8 characters")
+        assert self.server.box is not None
+        await repo.set_secret(self.db, self.server.box, repo.PHONE_PASSWORD, password)
+        await self.server.reload_settings()
+
+    # -- telephones --------------------------------------------------------------------
+
+    def phones(self) -> list[dict[str, Any]]:
+        out = []
+        for phone in self.server.directory.all():
+            out.append(
+                {
+                    "mac": phone.mac,
+                    "vendor": phone.vendor,
+                    "model": phone.model,
+                    "firmware": phone.firmware,
+                    "last_ip": phone.last_ip,
+                    "last_identity": phone.last_identity,
+                    "last_login": phone.last_login.isoformat() if phone.last_login else None,
+                    "status": phone.status,
+                    "enabled": phone.enabled,
+                }
+            )
+        return out
+
+    async def set_enabled(self, mac: str, enabled: bool) -> None:
+        user = normalise_user(mac)
+        if user is None or self.server.directory.get(user) is None:
+            raise AdminError(f"no telephone {mac!r}", 404)
+        await self.server.directory.flush()
+        await repo.set_enabled(self.db, user, enabled)
+        await self.server.apply_telephone_list()
+        log.info(
+            "telephone %s %s by the administrator",
+            user,
+            "enabled" if enabled else "disabled",
+            extra={"tag": user},
+        )
+
+    async def remove_phone(self, mac: str) -> None:
+        user = normalise_user(mac)
+        if user is None or self.server.directory.get(user) is None:
+            raise AdminError(f"no telephone {mac!r}", 404)
+        await self.server.directory.flush()
+        await repo.remove_phone(self.db, user)
+        await self.server.apply_telephone_list()
+        log.info("telephone %s removed by the administrator", user, extra={"tag": user})
+
+    # -- client logins ------------------------------------------------------------------
+
+    async def clients(self) -> list[dict[str, Any]]:
+        return [
+            {"name": c.name, "allowed_devices": list(c.allowed_devices)}
+            for c in await repo.list_client_logins(self.db)
+        ]
+
+    async def set_client(self, name: str, password: str | None, allowed: list[str] | None) -> None:
+        existing = await repo.get_client_login(self.db, name)
+        if existing is None and not password:
+            raise AdminError("a new client login needs a password")
+        if password is not None and len(password) < 8:
+            raise AdminError("a client password needs at least 8 characters")
+        try:
+            if password:
+                await repo.set_client_login(
+                    self.db, name, password, self.server.config.realm, allowed
+                )
+            else:
+                assert existing is not None
+                await repo.set_client_allowed(self.db, name, allowed or [])
+        except SettingsError as exc:
+            raise AdminError(str(exc)) from None
+        await self.server.reload_settings()
+
+    async def remove_client(self, name: str) -> None:
+        if not await repo.remove_client_login(self.db, name):
+            raise AdminError(f"no client login {name!r}", 404)
+        await self.server.reload_settings()
+
+    # -- certificate -----------------------------------------------------------------------
+
+    def certificate(self) -> dict[str, Any]:
+        paths = self.server.cert_paths
+        if paths is None:
+            return {}
+        out: dict[str, Any] = {"certificate": _info(paths.cert), "generated": paths.ca is not None}
+        if paths.ca is not None:
+            out["ca"] = _info(paths.ca)
+        return out
+
+    async def regenerate_certificate(self) -> None:
+        paths = tls.generate(self.server.data_dir / "certs", self.server.config.host_name)
+        await self.update("tls", {"cert_file": "", "key_file": ""})
+        log.info("new local CA and certificate generated: %s", paths.cert)
+
+    async def upload_certificate(self, cert_pem: bytes, key_pem: bytes) -> None:
+        folder = self.server.data_dir / "certs" / "uploaded"
+        folder.mkdir(parents=True, exist_ok=True)
+        cert, key = folder / "server.pem", folder / "server.key"
+        trial_cert, trial_key = folder / "trial.pem", folder / "trial.key"
+        trial_cert.write_bytes(cert_pem)
+        trial_key.write_bytes(key_pem)
+        trial_key.chmod(0o600)
+        try:
+            tls.check_pair(trial_cert, trial_key)
+        except tls.CertificateError as exc:
+            trial_cert.unlink()
+            trial_key.unlink()
+            raise AdminError(str(exc)) from None
+        trial_cert.replace(cert)
+        trial_key.replace(key)
+        await self.update("tls", {"cert_file": str(cert), "key_file": str(key)})
+
+    # -- services ---------------------------------------------------------------------------
+
+    async def service(self, which: str, action: str) -> None:
+        if which not in ("phone", "client") or action not in ("start", "stop", "restart"):
+            raise AdminError(f"no such service action: {which} {action}", 404)
+        server = self.server
+        start = server.start_phone_service if which == "phone" else server.start_client_service
+        stop = server.stop_phone_service if which == "phone" else server.stop_client_service
+        if action in ("stop", "restart"):
+            await stop()
+        if action in ("start", "restart"):
+            try:
+                await start()
+            except (ListenerError, tls.CertificateError, SettingsError) as exc:
+                raise AdminError(str(exc), 409) from None
+        log.info("%s service: %s by the administrator", which, action)
+
+    # -- logs -------------------------------------------------------------------------------------
+
+    def log_files(self) -> list[dict[str, Any]]:
+        folder = self.server.logs.folder
+        files = sorted(folder.glob(LOG_NAME + "*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [{"name": p.name, "size": p.stat().st_size} for p in files]
+
+    def log_path(self, name: str) -> Path:
+        if "/" in name or not name.startswith(LOG_NAME):
+            raise AdminError(f"no log file {name!r}", 404)
+        path = self.server.logs.folder / name
+        if not path.is_file():
+            raise AdminError(f"no log file {name!r}", 404)
+        return path
+
+    def log_since_start(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The current log's records since the server started (newest last)."""
+        started = self.server.started_at
+        records = []
+        for record in _read_records(self.server.logs.folder / LOG_NAME):
+            if started is None or record.get("ts", "") >= started.astimezone(_utc()).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            ):
+                records.append(record)
+        return records[-limit:]
+
+    async def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
+        """New log records as they are written, only those of these MACs (all
+        when empty)."""
+        path = self.server.logs.folder / LOG_NAME
+        position = path.stat().st_size if path.exists() else 0
+        while True:
+            await asyncio.sleep(0.3)
+            if not path.exists():
+                continue
+            size = path.stat().st_size
+            if size < position:  # rotated or emptied
+                position = 0
+            if size == position:
+                continue
+            with path.open("rb") as f:
+                f.seek(position)
+                chunk = f.read(size - position)
+            complete = chunk.rfind(b"\n") + 1
+            position += complete
+            for line in chunk[:complete].splitlines():
+                with contextlib.suppress(ValueError):
+                    record = json.loads(line)
+                    if not macs or record.get("tag") in macs:
+                        yield cast(dict[str, Any], record)
+
+
+def _utc() -> Any:
+    from datetime import UTC
+
+    return UTC
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_bytes().splitlines()[-20000:]:
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def _info(path: Path) -> dict[str, Any]:
+    info = tls.info(path)
+    return {
+        "subject": info.subject,
+        "issuer": info.issuer,
+        "not_before": info.not_before.isoformat(),
+        "not_after": info.not_after.isoformat(),
+        "sha256": info.sha256,
+        "names": info.names,
+    }

@@ -1,0 +1,231 @@
+"""The admin REST API: every change validated the same way as the web UI,
+refused with a clear 4xx that changes nothing; logins, sessions and CSRF."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, eventually
+from uacsta.server import UacstaServer
+from uacsta.sim.phone import SimPhone, SimPhoneConfig
+
+pytestmark = pytest.mark.admin_ui
+
+
+def admin_url(server: UacstaServer) -> str:
+    assert server.admin_ui is not None
+    return f"http://127.0.0.1:{server.admin_ui.port('lan', 'HTTP')}"
+
+
+@pytest.fixture
+async def api(server: UacstaServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=admin_url(server), auth=("admin", ADMIN_PASSWORD)
+    ) as client:
+        yield client
+
+
+async def stored(api: httpx.AsyncClient, section: str) -> dict[str, object]:
+    r = await api.get(f"/api/settings/{section}")
+    assert r.status_code == 200
+    return dict(r.json())
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "reason"),
+    [
+        ("phone_connection", {"lan": {"tcp_port": 70000}}, "less than or equal to 65535"),
+        ("phone_connection", {"lan": {"tcp_port": "x"}}, "valid integer"),
+        ("phone_connection", {"lan": {"address": "not-an-ip"}}, "is not an IP address"),
+        ("client_connection", {"lan": {"http_port": 5555, "https_port": 5555}}, "cannot share"),
+        ("advanced", {"sip_expiration": 5}, "greater than or equal to 60"),
+        ("advanced", {"keepalive": 99999}, "less than or equal to 3600"),
+        ("advanced", {"min_expiration": 3600, "sip_expiration": 600}, "must not exceed"),
+        ("diagnostics", {"mac_filter": "0004130001, zz"}, "is not a MAC address"),
+        ("diagnostics", {"log_level": "LOUD"}, "log_level"),
+        ("diagnostics", {"log_folder": "/proc/uacsta-nope"}, "log"),
+        ("tls", {"cert_file": "/etc/hostname", "key_file": ""}, "both a certificate"),
+        ("advanced", {"no_such_setting": 1}, "no_such_setting"),
+    ],
+)
+async def test_bad_settings_are_refused_and_change_nothing(
+    api: httpx.AsyncClient, section: str, change: dict[str, object], reason: str
+) -> None:
+    before = await stored(api, section)
+    r = await api.patch(f"/api/settings/{section}", json=change)
+    assert r.status_code == 422, r.text
+    assert reason in r.json()["detail"]
+    assert await stored(api, section) == before
+
+
+async def test_a_port_in_use_is_refused(api: httpx.AsyncClient) -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        before = await stored(api, "phone_connection")
+        r = await api.patch("/api/settings/phone_connection", json={"lan": {"tcp_port": port}})
+        assert r.status_code == 409
+        assert f"port {port} on 127.0.0.1 is already in use" in r.json()["detail"]
+        assert await stored(api, "phone_connection") == before
+    finally:
+        holder.close()
+
+
+async def test_a_certificate_that_does_not_match_its_key(
+    api: httpx.AsyncClient, server: UacstaServer, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from uacsta.net import tls
+
+    other = tls.generate(Path(str(tmp_path)) / "other", "elsewhere")
+    assert server.cert_paths is not None
+    r = await api.patch(
+        "/api/settings/tls",
+        json={"cert_file": str(server.cert_paths.cert), "key_file": str(other.key)},
+    )
+    assert r.status_code == 422 and "match" in r.json()["detail"]
+    assert (await stored(api, "tls"))["cert_file"] == ""
+
+
+async def test_good_settings_are_stored_and_in_effect(
+    api: httpx.AsyncClient, server: UacstaServer
+) -> None:
+    r = await api.patch("/api/settings/advanced", json={"keepalive": 120, "auto_enable": False})
+    assert r.status_code == 200 and r.json()["keepalive"] == 120
+    assert (await stored(api, "advanced"))["auto_enable"] is False
+    assert server.registrar is not None and server.registrar.policy.auto_enable is False
+    r = await api.patch("/api/settings/diagnostics", json={"mac_filter": "00:04:13:00:02:01"})
+    assert r.json()["mac_filter"] == ["000413000201"]
+    assert server.logs.filter.macs == frozenset({"000413000201"})
+
+
+async def test_phones_clients_status_and_logs(api: httpx.AsyncClient, server: UacstaServer) -> None:
+    assert server.phones is not None and server.sessions is not None
+    phone = SimPhone(
+        SimPhoneConfig(
+            "snom",
+            "000413000201",
+            ["sip:201@pbx"],
+            PHONE_PASSWORD,
+            "127.0.0.1",
+            server.phones.port("lan", "TCP"),
+        )
+    )
+    await phone.start()
+    try:
+        await eventually(lambda: server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+        phones = (await api.get("/api/phones")).json()
+        assert [(p["mac"], p["status"], p["vendor"]) for p in phones] == [
+            ("000413000201", "controllable", "snom")
+        ]
+        assert (
+            await api.patch("/api/phones/000413000201", json={"enabled": False})
+        ).status_code == 204
+        assert not server.sessions.controllable(phone.mac)  # at once
+        assert (await api.patch("/api/phones/nope", json={"enabled": False})).status_code == 404
+        assert (
+            await api.patch("/api/phones/000413000201", json={"enabled": True})
+        ).status_code == 204
+        await eventually(lambda: server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+    finally:
+        await phone.stop()
+    r = await api.put(
+        "/api/clients/dialer", json={"password": "dialer-pw-1", "allowed_devices": ["2*"]}
+    )
+    assert r.status_code == 204
+    assert {"name": "dialer", "allowed_devices": ["2*"]} in (await api.get("/api/clients")).json()
+    assert (await api.put("/api/clients/x", json={"password": "short"})).status_code == 422
+    assert (await api.put("/api/clients/new", json={})).status_code == 422
+    assert (await api.delete("/api/clients/dialer")).status_code == 204
+    assert (await api.delete("/api/clients/dialer")).status_code == 404
+    status = (await api.get("/api/status")).json()
+    assert status["phone_service"]["running"] and status["client_service"]["running"]
+    logs = (await api.get("/api/logs")).json()
+    assert logs and logs[0]["name"] == "uacsta.log"
+    text = (await api.get("/api/logs/uacsta.log")).text
+    assert "000413000201" in text
+    assert (await api.get("/api/logs/..%2Fsecret.key")).status_code == 404
+    assert (await api.put("/api/phone-password", json={"password": "short"})).status_code == 422
+
+
+async def test_services_stop_and_start_while_the_ui_stays(
+    api: httpx.AsyncClient, server: UacstaServer
+) -> None:
+    """A changed TLS port accepts TLS after the phone service restarts."""
+    import ssl
+
+    from tests.conftest import client_tls
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    new_port = holder.getsockname()[1]
+    holder.close()
+    r = await api.patch("/api/settings/phone_connection", json={"lan": {"tls_port": new_port}})
+    assert r.status_code == 200
+    assert server.phones is not None
+    assert server.phones.port("lan", "TLS") != new_port  # not before the restart
+    status = (await api.post("/api/services/phone/stop")).json()
+    assert status["phone_service"]["running"] is False
+    assert (await api.get("/api/status")).status_code == 200  # the UI stays up
+    status = (await api.post("/api/services/phone/start")).json()
+    assert status["phone_service"]["running"] is True
+    assert server.phones.port("lan", "TLS") == new_port
+    import asyncio
+
+    _reader, writer = await asyncio.open_connection(
+        "127.0.0.1", new_port, ssl=client_tls(server), server_hostname="localhost"
+    )
+    assert isinstance(writer.get_extra_info("ssl_object"), ssl.SSLObject)
+    writer.close()
+
+
+async def test_login_required_sessions_csrf_and_lockout(server: UacstaServer) -> None:
+    base = admin_url(server)
+    async with httpx.AsyncClient(base_url=base) as anonymous:
+        assert (await anonymous.get("/api/status")).status_code == 401
+        r = await anonymous.get("/status")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert (await anonymous.get("/login")).status_code == 200
+        # a session cookie from the login form
+        r = await anonymous.post("/login", data={"name": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 303
+        cookie = r.cookies.get("uacsta_admin")
+        assert cookie and "httponly" in r.headers["set-cookie"].lower()
+        assert "samesite=strict" in r.headers["set-cookie"].lower()
+        assert (await anonymous.get("/status")).status_code == 200
+        # a change without the CSRF token is refused
+        r = await anonymous.patch("/api/settings/advanced", json={"keepalive": 90})
+        assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+        page = (await anonymous.get("/advanced")).text
+        csrf = page.split('"X-CSRF-Token": "', 1)[1].split('"', 1)[0]
+        r = await anonymous.patch(
+            "/api/settings/advanced", json={"keepalive": 90}, headers={"X-CSRF-Token": csrf}
+        )
+        assert r.status_code == 200
+        await anonymous.post("/logout", data={"csrf": csrf})
+        assert (await anonymous.get("/status")).status_code == 303
+    async with httpx.AsyncClient(base_url=base) as guesser:
+        for _ in range(5):
+            r = await guesser.post("/login", data={"name": "admin", "password": "guess"})
+            assert r.status_code == 401
+        # locked out now, even with the right password
+        r = await guesser.post("/login", data={"name": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 401
+
+
+async def test_openapi_document(api: httpx.AsyncClient) -> None:
+    doc = (await api.get("/api/openapi.json")).json()
+    assert {
+        "/api/settings/{section}",
+        "/api/phones",
+        "/api/clients",
+        "/api/status",
+        "/api/logs",
+    } <= set(doc["paths"])
