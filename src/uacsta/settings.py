@@ -234,22 +234,29 @@ class Diagnostics(BaseModel):
     @field_validator("mac_filter", mode="before")
     @classmethod
     def _macs(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part for part in (p.strip() for p in value.split(",")) if part]
-        if not isinstance(value, list):
-            return value
-        out = []
-        for item in value:
-            text = str(item)
-            # Admins copy MACs as 00:04:13:… or 00-04-13-…: the filter takes those too.
-            bare = re.sub(r"[:.\-]", "", text)
-            if len(bare) == 12 and all(c in "0123456789abcdefABCDEF" for c in bare):
-                text = bare
-            user = normalise_user(text)
-            if user is None:
-                raise ValueError(f"{item!r} is not a MAC address (12 hex digits) or handset ID")
-            out.append(user)
-        return out
+        if isinstance(value, str | list):
+            return parse_mac_list(value)
+        return value
+
+
+def parse_mac_list(value: str | list[Any]) -> list[str]:
+    """MAC addresses (or Gigaset handset IDs) as an admin types them: comma
+    separated, with or without ':' / '-' separators; ValueError names a bad one."""
+    items = value.split(",") if isinstance(value, str) else value
+    out = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        # Admins copy MACs as 00:04:13:… or 00-04-13-…: the filter takes those too.
+        bare = re.sub(r"[:.\-]", "", text)
+        if len(bare) == 12 and all(c in "0123456789abcdefABCDEF" for c in bare):
+            text = bare
+        user = normalise_user(text)
+        if user is None:
+            raise ValueError(f"{item!r} is not a MAC address (12 hex digits) or handset ID")
+        out.append(user)
+    return out
 
 
 class TlsSettings(BaseModel):

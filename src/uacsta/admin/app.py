@@ -31,8 +31,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..phones.identity import normalise_user
-from ..settings import SECTIONS
+from ..settings import SECTIONS, parse_mac_list
 from .auth import COOKIE, AdminAuth, AdminSession
 from .service import AdminError, AdminService
 
@@ -355,7 +354,10 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
 
     @app.get("/ui/log/tail", include_in_schema=False)
     async def log_tail(request: Request, session: Admin, macs: str = "") -> StreamingResponse:
-        wanted = frozenset(m for m in (normalise_user(x.strip()) for x in macs.split(",")) if m)
+        try:
+            wanted = frozenset(parse_mac_list(macs))
+        except ValueError as exc:
+            raise AdminError(str(exc)) from None
 
         async def stream() -> AsyncIterator[bytes]:
             yield b": live\n\n"

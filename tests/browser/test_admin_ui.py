@@ -1,0 +1,195 @@
+"""The admin web UI in a real browser: Debian's chromium driven by Playwright
+against the real server on loopback.  Screenshots of every screen are saved
+under ``artifacts/screenshots/`` (see docs/admin.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, client_tls, eventually
+from uacsta.server import UacstaServer
+from uacsta.sim.phone import SimPhone, SimPhoneConfig
+
+pytestmark = pytest.mark.admin_ui
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def chromium() -> str:
+    path = os.environ.get("UACSTA_CHROMIUM") or shutil.which("chromium")
+    if path is None:
+        raise AssertionError(
+            "chromium is not installed: .ci/run installs it (apt-get install chromium)"
+        )
+    return path
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, server: UacstaServer) -> AsyncIterator[Page]:
+    assert server.admin_ui is not None
+    context = await browser.new_context(
+        base_url=f"http://127.0.0.1:{server.admin_ui.port('lan', 'HTTP')}",
+        viewport={"width": 1280, "height": 860},
+    )
+    pg = await context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    await context.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def log_in(page: Page) -> None:
+    await page.goto("/status")
+    await expect(page).to_have_url("/login")
+    await shot(page, "01-login")
+    await page.get_by_label("Name").fill("admin")
+    await page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Server status")).to_be_visible()
+
+
+def sim(server: UacstaServer, mac: str = "000413000201") -> SimPhone:
+    assert server.phones is not None
+    return SimPhone(
+        SimPhoneConfig(
+            "snom",
+            mac,
+            ["sip:201@pbx.example"],
+            PHONE_PASSWORD,
+            "127.0.0.1",
+            server.phones.port("lan", "TCP"),
+        )
+    )
+
+
+async def test_log_in_change_settings_and_log_out(page: Page, server: UacstaServer) -> None:
+    await log_in(page)
+    await shot(page, "02-server-status")
+    await page.get_by_role("link", name="Advanced settings").click()
+    await page.get_by_label("Keep connection alive time (s)").fill("120")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+    from uacsta.store import repo
+
+    assert (await repo.load_section(server.db, "advanced")).model_dump()["keepalive"] == 120
+    # a value out of range: the reason, and nothing stored
+    await page.get_by_label("SIP expiration time (s)").fill("5")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("alert")).to_contain_text("greater than or equal to 60")
+    assert (await repo.load_section(server.db, "advanced")).model_dump()["sip_expiration"] == 300
+    await shot(page, "03-advanced-settings")
+    await page.get_by_role("link", name="Client connection").click()
+    await page.get_by_label("Login", exact=True).fill("dialer")
+    await (
+        page.locator("#login-result ~ *, form[hx-post='/ui/clients']")
+        .get_by_label("Password")
+        .fill("dialer-pw-1")
+    )
+    await page.get_by_role("button", name="Add or change").click()
+    await expect(page.locator("#login-result")).to_contain_text("Client login dialer saved.")
+    assert await repo.get_client_login(server.db, "dialer") is not None
+    await page.reload()
+    await shot(page, "04-client-connection")
+    await page.get_by_role("link", name="Information").click()
+    await expect(page.get_by_text("Apache-2.0")).to_be_visible()
+    await shot(page, "05-information")
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url("/login")
+    await page.goto("/telephones")
+    await expect(page).to_have_url("/login")
+
+
+async def test_telephone_list_is_live_and_enabled_takes_effect(
+    page: Page, server: UacstaServer
+) -> None:
+    await log_in(page)
+    await page.get_by_role("link", name="Telephones").click()
+    await expect(page.get_by_text("No telephone has registered yet.")).to_be_visible()
+    phone = sim(server)
+    await phone.start()
+    try:
+        row = page.locator("tr[data-mac='000413000201']")
+        await expect(row).to_be_visible()  # without reloading: server-sent events
+        await expect(row.locator("td.status-controllable")).to_have_text("controllable")
+        await shot(page, "06-telephones")
+        await row.get_by_role("checkbox").uncheck()
+        assert server.sessions is not None
+        await eventually(lambda: not server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+        await expect(row.locator("td").nth(6)).to_have_text("registered")
+        await page.get_by_label("Filter").fill("yealink")
+        await expect(row).to_be_hidden()
+        await page.get_by_label("Filter").fill("snom")
+        await expect(page.locator("tr[data-mac='000413000201']")).to_be_visible()
+    finally:
+        await phone.stop()
+    await expect(page.locator("tr[data-mac='000413000201'] td").nth(6)).to_have_text("offline")
+
+
+async def test_log_filtered_by_mac_live(page: Page, server: UacstaServer) -> None:
+    await log_in(page)
+    await page.get_by_role("link", name="Diagnostics").click()
+    await page.get_by_label("Only these MAC addresses").fill("00:04:13:00:02:02")
+    await page.get_by_role("button", name="Follow").click()
+    await asyncio.sleep(0.5)
+    one, two = sim(server, "000413000201"), sim(server, "000413000202")
+    await one.start()
+    await two.start()
+    try:
+        await expect(page.locator("#tail")).to_contain_text("000413000202")
+        tags = await page.locator("#tail td:nth-child(3)").all_inner_texts()
+        assert set(tags) == {"000413000202"}
+        await shot(page, "07-diagnostics")
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_changed_tls_port_accepts_tls_after_a_service_restart(
+    page: Page, server: UacstaServer
+) -> None:
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    new_port = holder.getsockname()[1]
+    holder.close()
+    await log_in(page)
+    await page.get_by_role("link", name="Phone connection").click()
+    await page.locator("input[name='lan.tls_port']").fill(str(new_port))
+    await page.get_by_role("button", name="Save").first.click()
+    await expect(page.locator("#phone-result")).to_contain_text("Saved.")
+    await shot(page, "08-phone-connection")
+    await page.get_by_role("link", name="Server status").click()
+    await (
+        page.locator("#status-counts tr", has_text="Phone service")
+        .get_by_role("button", name="Restart")
+        .click()
+    )
+    await expect(page.get_by_role("status")).to_contain_text("phone service: restart done")
+    await expect(page.locator("#status-counts")).to_contain_text(f"127.0.0.1:{new_port}")
+    _reader, writer = await asyncio.open_connection(
+        "127.0.0.1", new_port, ssl=client_tls(server), server_hostname="localhost"
+    )
+    assert isinstance(writer.get_extra_info("ssl_object"), ssl.SSLObject)
+    writer.close()

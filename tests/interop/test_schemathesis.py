@@ -1,0 +1,74 @@
+"""schemathesis (property-based API testing from the OpenAPI document) against
+`uacsta serve`: whatever it sends, the admin API and the client API answer
+without a server error (5xx)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.process import UacstaProcess, free_port
+from tests.interop.conftest import PASSWORD
+
+pytestmark = pytest.mark.interop
+
+
+def schemathesis(url: str, auth: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            url,
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--auth",
+            auth,
+            "--request-timeout",
+            "10",
+            "--seed",
+            "1",
+            *extra,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.timeout(900)
+def test_no_server_errors_from_the_admin_and_client_apis(tmp_path: Path) -> None:
+    proc = UacstaProcess(tmp_path / "data")
+    proc.data_dir.mkdir()
+    proc.configure(PASSWORD)
+    proc.configure_clients("cti", "cti-Password-1")
+    admin_port = free_port()
+    proc.env["UACSTA_ADMIN_LISTEN"] = f"127.0.0.1:{admin_port}"
+    proc.cli("admin", "create", "admin", "--password", "admin-Password-1")
+    proc.start()
+    try:
+        # the client API first: the admin API's run changes client logins
+        client = schemathesis(
+            f"http://127.0.0.1:{proc.client_http_port}/api/v1/openapi.json",
+            "cti:cti-Password-1",
+            tmp_path,
+        )
+        assert client.returncode == 0, client.stdout[-6000:] + proc.output()[-3000:]
+        admin = schemathesis(
+            f"http://127.0.0.1:{admin_port}/api/openapi.json",
+            "admin:admin-Password-1",
+            tmp_path,
+            # stopping the services would only make the rest of the run moot
+            "--exclude-path-regex",
+            "/api/services/.*",
+        )
+        assert admin.returncode == 0, admin.stdout[-6000:] + proc.output()[-3000:]
+    finally:
+        proc.stop()
