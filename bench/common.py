@@ -65,6 +65,7 @@ class UacstaServer:
             "UACSTA_HOST_NAME": "localhost",
             "UACSTA_MAX_CONNECTIONS_PER_SOURCE": "100000",
             "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
+            "UACSTA_ADMIN_LISTEN": "",  # not measured
         }
         settings = [
             ("phone_connection.lan.address", "127.0.0.1"),

@@ -31,7 +31,13 @@ def require(binary: str) -> str:
 class UacstaProcess:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.env = {**os.environ, "UACSTA_DATA_DIR": str(data_dir), "UACSTA_HOST_NAME": "localhost"}
+        self.admin_port = free_port()
+        self.env = {
+            **os.environ,
+            "UACSTA_DATA_DIR": str(data_dir),
+            "UACSTA_HOST_NAME": "localhost",
+            "UACSTA_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
+        }
         self.proc: subprocess.Popen[str] | None = None
         self.tcp_port = free_port()
         self.tls_port = free_port()

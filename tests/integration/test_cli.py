@@ -149,3 +149,50 @@ def test_cert_show_and_client_password(fast_cli: InProcess) -> None:
     bad = fast_cli.cli("password", "client", "bad name", "--password", "pw", check=False)
     assert bad.exit_code != 0 and "not a valid client login name" in bad.output
     assert fast_cli.cli("password", "client", "crm-dialer", "--remove").exit_code == 0
+
+
+def test_admin_accounts(fast_cli: InProcess) -> None:
+    assert (
+        "created" in fast_cli.cli("admin", "create", "ops", "--password", "ops-Password-1").output
+    )
+    out = fast_cli.cli("admin", "password", "ops", "--password", "ops-Password-2").output
+    assert "password changed" in out
+    short = fast_cli.cli("admin", "create", "x", "--password", "short", check=False)
+    assert short.exit_code != 0 and "at least 8 characters" in short.output
+    assert fast_cli.cli("admin", "remove", "ops").exit_code == 0
+    gone = fast_cli.cli("admin", "remove", "ops", check=False)
+    assert gone.exit_code != 0 and "no admin account 'ops'" in gone.output
+
+
+def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:
+    import re
+    import urllib.request
+
+    cli.configure("phone-Password-1")
+    cli.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while "Admin web UI account" not in cli.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        found = re.search(
+            r"Admin web UI account 'admin', password \(shown once[^)]*\): (\S+)", cli.output()
+        )
+        assert found, cli.output()
+        request = urllib.request.Request(f"http://127.0.0.1:{cli.admin_port}/api/status")
+        import base64
+
+        token = base64.b64encode(f"admin:{found.group(1)}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.loads(response.read())["phone_service"]["running"] is True
+        assert found.group(1) not in (cli.data_dir / "logs" / "uacsta.log").read_text()
+    finally:
+        cli.stop()
+    cli.start()  # the second start makes no new account and prints nothing
+    try:
+        time.sleep(1)
+        assert cli.output().count("Admin web UI account") == 0
+    finally:
+        cli.stop()

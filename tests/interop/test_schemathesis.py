@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.process import UacstaProcess, free_port
+from tests.helpers.process import UacstaProcess
 from tests.interop.conftest import PASSWORD
 
 pytestmark = pytest.mark.interop
@@ -49,8 +49,7 @@ def test_no_server_errors_from_the_admin_and_client_apis(tmp_path: Path) -> None
     proc.data_dir.mkdir()
     proc.configure(PASSWORD)
     proc.configure_clients("cti", "cti-Password-1")
-    admin_port = free_port()
-    proc.env["UACSTA_ADMIN_LISTEN"] = f"127.0.0.1:{admin_port}"
+    admin_port = proc.admin_port
     proc.cli("admin", "create", "admin", "--password", "admin-Password-1")
     proc.start()
     try:
