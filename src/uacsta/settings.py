@@ -245,7 +245,7 @@ def parse_mac_list(value: str | list[Any]) -> list[str]:
     items = value.split(",") if isinstance(value, str) else value
     out = []
     for item in items:
-        text = str(item).strip()
+        text = given = str(item).strip()
         if not text:
             continue
         # Admins copy MACs as 00:04:13:… or 00-04-13-…: the filter takes those too.
@@ -254,7 +254,7 @@ def parse_mac_list(value: str | list[Any]) -> list[str]:
             text = bare
         user = normalise_user(text)
         if user is None:
-            raise ValueError(f"{item!r} is not a MAC address (12 hex digits) or handset ID")
+            raise ValueError(f"{given!r} is not a MAC address (12 hex digits) or handset ID")
         out.append(user)
     return out
 

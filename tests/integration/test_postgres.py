@@ -22,7 +22,7 @@ from uacsta.server import UacstaServer
 from uacsta.settings import default_phone_connection
 from uacsta.store import repo
 from uacsta.store.db import Database
-from uacsta.store.models import Phone
+from uacsta.store.models import Base, Phone
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ async def pg() -> AsyncIterator[Database]:
         )
     db = Database(url)
     async with db.engine.begin() as conn:  # start from nothing
-        for table in ("client_login", "phone", "secret", "setting", "alembic_version"):
+        for table in [*Base.metadata.tables, "alembic_version"]:
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     await db.migrate()
     yield db
