@@ -376,3 +376,54 @@ async def test_identities_added_and_removed_follow_the_phone(lab: Lab) -> None:
     await eventually(lambda: sf.devices.find("205") is None)
     with pytest.raises(CstaError, match="invalidDeviceID"):
         await client.make_call("205", "201")
+
+
+async def test_yealink_answers_in_its_own_namespaces_and_the_server_reads_them(lab: Lab) -> None:
+    from uacsta.csta.codec import NAMESPACES, YEALINK_NAMESPACE
+
+    yealink = lab.phones["yealink"]
+    started = yealink._encode(m.MonitorStartResponse(monitorCrossRefID="0"))
+    assert YEALINK_NAMESPACE.encode() in started
+    assert NAMESPACES[3].encode() in yealink._encode(
+        m.GetDoNotDisturbResponse(doNotDisturbOn=False)
+    )
+    client = await lab.client()
+    await watch(client, "202")  # MonitorStartResponse in the misspelled namespace
+    assert await client.get_dnd("202") is False  # GetDoNotDisturbResponse in ed3
+
+
+@pytest.mark.client_connection(request_timeout=1.0)
+async def test_yealink_leaves_make_call_unanswered_while_a_call_rings(lab: Lab) -> None:
+    client = await lab.client()
+    await watch(client, "202")
+    await client.make_call("201", "202")
+    await until(client, m.DeliveredEvent)  # ringing at the Yealink
+    with pytest.raises(CstaError, match="deviceOutOfService"):
+        await client.make_call("202", "203")
+    # the phone's session survives its silence
+    assert await client.get_dnd("202") is False
+
+
+async def test_gigaset_clears_only_as_the_manual_says(lab: Lab) -> None:
+    client = await lab.client()
+    await watch(client, "206")
+    await watch(client, "201")
+    caller = await client.make_call("201", "206")
+    ringing = await until(client, m.DeliveredEvent)
+    while ringing.csta.localConnectionInfo is not S.ALERTING:  # type: ignore[attr-defined]
+        ringing = await until(client, m.DeliveredEvent)
+    # a call ringing at the Gigaset cannot be cleared from there...
+    with pytest.raises(CstaError, match="invalidConnectionState"):
+        await client.clear_connection(ringing.csta.connection)  # type: ignore[attr-defined]
+    # ...but the calling side can, and a connected call can be cleared at the Gigaset
+    await client.clear_connection(caller)
+    await until(client, m.ConnectionClearedEvent)
+    second = await client.make_call("201", "206")
+    ringing = await until(client, m.DeliveredEvent)
+    while ringing.csta.localConnectionInfo is not S.ALERTING:  # type: ignore[attr-defined]
+        ringing = await until(client, m.DeliveredEvent)
+    await client.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
+    await until(client, m.EstablishedEvent)
+    await client.clear_connection(ringing.csta.connection)  # type: ignore[attr-defined]
+    cleared = await until(client, m.ConnectionClearedEvent)
+    assert cleared.csta is not None and second.callID is not None

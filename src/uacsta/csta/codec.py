@@ -421,13 +421,16 @@ def _decode_error(root: etree._Element) -> CSTAErrorCode:
 # -- encoding ---------------------------------------------------------------------------------
 
 
-def encode(msg: CstaMessage | CSTAErrorCode, edition: int = 5) -> bytes:
-    """The XML document for ``msg`` in the namespace of ``edition`` (3 to 6).
+def encode(
+    msg: CstaMessage | CSTAErrorCode, edition: int = 5, *, namespace: str | None = None
+) -> bytes:
+    """The XML document for ``msg`` in the namespace of ``edition`` (3 to 6),
+    or in ``namespace`` (to write as a peer does, e.g. Yealink's misspelling).
 
     Built as text (escaped here) rather than as an lxml tree: several times
     faster, and the output is the same canonical form.
     """
-    ns = NAMESPACES[edition]
+    ns = namespace or NAMESPACES[edition]
     out: list[str] = []
     if isinstance(msg, CSTAErrorCode):
         root = "CSTAErrorCode"

@@ -23,7 +23,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..csta.codec import DecodeError, decode, encode
+from ..csta.codec import YEALINK_NAMESPACE, DecodeError, decode, encode
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.model import (
     CstaMessage,
@@ -36,6 +36,7 @@ from ..csta.model import (
     GetMessageWaitingIndicatorResponse,
     GetSwitchingFunctionDevices,
     GetSwitchingFunctionDevicesResponse,
+    MakeCall,
     MessageWaitingEvent,
     MonitorStart,
     MonitorStartResponse,
@@ -85,6 +86,22 @@ USER_AGENTS = {
     "auerswald": "Auerswald COMfortel 2600 IP/2.8A",
     "gigaset": "Gigaset N870 IP PRO/83.V2.39.0+build.a546b31",
 }
+# The namespaces a vendor answers in (protocol notes, section 4): snom writes ed5
+# whatever it is asked in; Yealink misspells the ed5 namespace in these
+# messages and writes GetDoNotDisturbResponse in ed3.
+YEALINK_MISSPELLED = frozenset(
+    {
+        "GetSwitchingFunctionDevicesResponse",
+        "SwitchingFunctionDevices",
+        "SwFunctionDevicesChanged",
+        "SnapshotDeviceResponse",
+        "SystemRegisterResponse",
+        "MonitorStartResponse",
+        "MonitorStopResponse",
+        "GetForwardingResponse",
+        "GetMessageWaitingIndicatorResponse",
+    }
+)
 # Fixed values real phones use (docs: protocol notes, section 4).
 SYS_STAT_REGISTER_IDS = {"snom": "43", "yealink": "2"}
 SERVICE_CROSS_REF_IDS = {"yealink": "C2527445F5CC4848A7E80CBF0F76A11E"}
@@ -293,7 +310,9 @@ class SimPhone:
         if req.method == "INVITE":
             self._send(self._invite(req))
         elif req.method == "INFO":
-            self._send(self._info(req))
+            answer = self._info(req)
+            if answer is not None:
+                self._send(answer)
         elif req.method == "BYE":
             self.dialog = None
             self._send(build_response(req, 200))
@@ -342,7 +361,7 @@ class SimPhone:
             ],
         )
 
-    def _info(self, req: Request) -> Response:
+    def _info(self, req: Request) -> Response | None:
         if self.dialog is None or req.to.tag != self.dialog.local_tag:
             return build_response(req, 481)
         if self._digest is not None and self.config.csta_challenge >= 2:
@@ -351,11 +370,28 @@ class SimPhone:
                 return refusal
         msg = decode(req.body)
         self.received.append(msg)
+        if isinstance(msg, MakeCall) and self._silent_make_call():
+            log.info("%s: MakeCall while a call rings, not answered (as Yealink)", self.mac)
+            return None
         answer = self._answer(msg)
         return build_response(req, 200, extra=CSTA_HEADERS, body=self._encode(answer))
 
+    def _silent_make_call(self) -> bool:
+        """Yealink leaves a MakeCall unanswered while another call rings at it
+        (protocol notes, Yealink quirks)."""
+        return (
+            self.config.vendor == "yealink"
+            and self.switch is not None
+            and self.switch.rings_at(self)
+        )
+
     def _encode(self, msg: CstaMessage | CSTAErrorCode) -> bytes:
         # snom and Yealink answer in ed5 whatever they are asked in.
+        if self.config.vendor == "yealink" and isinstance(msg, CstaMessage):
+            if msg.root() in YEALINK_MISSPELLED:
+                return encode(msg, 5, namespace=YEALINK_NAMESPACE)
+            if isinstance(msg, GetDoNotDisturbResponse):
+                return encode(msg, 3)
         return encode(msg, 5)
 
     # -- CSTA -------------------------------------------------------------------------------------

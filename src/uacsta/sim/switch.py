@@ -123,6 +123,9 @@ class SimSwitch:
         # snom numbers calls with negative callIDs (seen in its snapshots)
         return str(-n) if phone.config.vendor == "snom" else str(n)
 
+    def rings_at(self, phone: SimPhone) -> bool:
+        return any(leg.phone is phone and leg.state is S.ALERTING for leg in self.legs.values())
+
     def _leg(self, phone: SimPhone, conn: ConnectionID) -> Leg | None:
         if conn.callID is None:
             return None
@@ -144,6 +147,10 @@ class SimSwitch:
             leg = self._leg(phone, msg.connectionToBeCleared)
             if leg is None:
                 return CSTAErrorCode.state("noConnectionToClear")
+            if phone.config.vendor == "gigaset" and leg.state is S.ALERTING:
+                # The manual: Gigaset clears a connected call, or one being set
+                # up only from the calling side; not a call ringing at it.
+                return CSTAErrorCode.state("invalidConnectionState")
             self.clear(leg)
             return ClearConnectionResponse()
         if isinstance(msg, HoldCall):
