@@ -483,6 +483,20 @@ def cert_regenerate(ctx: click.Context) -> None:
     default=0,
     help="snom phones challenge the server's uaCSTA requests (0, 1, 2).",
 )
+@click.option(
+    "--external",
+    type=click.Choice(["answer", "busy", "never"]),
+    default="answer",
+    show_default=True,
+    help="What the party outside does when a phone calls a number starting with 0.",
+)
+@click.option(
+    "--external-delay",
+    type=click.FloatRange(0, 3600),
+    default=2.0,
+    show_default=True,
+    help="Seconds the outside party rings before it answers.",
+)
 def sim(
     server: str,
     use_tls: bool,
@@ -493,6 +507,8 @@ def sim(
     ramp: float,
     duration: float | None,
     csta_challenge: int,
+    external: str,
+    external_delay: float,
 ) -> None:
     """Simulate uaCSTA desk phones against a uacsta server."""
     import ssl as ssl_module
@@ -525,6 +541,8 @@ def sim(
         ramp=ramp,
         duration=duration,
         csta_challenge=csta_challenge,
+        external=external,
+        external_delay=external_delay,
     )
     try:
         result = _run(run(opts))

@@ -427,3 +427,27 @@ async def test_gigaset_clears_only_as_the_manual_says(lab: Lab) -> None:
     await client.clear_connection(ringing.csta.connection)  # type: ignore[attr-defined]
     cleared = await until(client, m.ConnectionClearedEvent)
     assert cleared.csta is not None and second.callID is not None
+
+
+@pytest.mark.parametrize("behaviour", ["answer", "busy", "never"])
+async def test_calls_to_the_outside(lab: Lab, behaviour: str) -> None:
+    lab.switch.external, lab.switch.external_delay = behaviour, 0.2
+    client = await lab.client()
+    await watch(client, "201")
+    conn = await client.make_call("201", "004989123456")
+    first = await events(client, 3)
+    assert names(first)[:2] == ["ServiceInitiatedEvent", "OriginatedEvent"]
+    if behaviour == "busy":
+        assert isinstance(first[2].csta, m.FailedEvent)
+        assert first[2].csta.cause == "busy"
+        return
+    assert isinstance(first[2].csta, m.DeliveredEvent)
+    if behaviour == "answer":
+        answered = await until(client, m.EstablishedEvent)
+        assert answered.csta.answeringDevice.device.value == "004989123456"  # type: ignore[attr-defined,union-attr]
+    else:
+        with pytest.raises(TimeoutError):
+            await until(client, m.EstablishedEvent, timeout=0.6)
+    await client.clear_connection(conn)
+    await until(client, m.ConnectionClearedEvent)
+    no_anomalies(lab)

@@ -36,6 +36,8 @@ class SimOptions:
     duration: float | None = None  # None: until cancelled
     first_number: int = 1000
     csta_challenge: int = 0
+    external: str = "answer"  # the party outside: answer, busy, never
+    external_delay: float = 2.0
 
 
 @dataclass
@@ -57,7 +59,7 @@ class SimReport:
 
 def make_phones(opts: SimOptions) -> list[SimPhone]:
     """The phones, all on one simulated switch so that they can call each other."""
-    switch = SimSwitch()
+    switch = SimSwitch(external=opts.external, external_delay=opts.external_delay)
     phones = []
     for i in range(opts.phones):
         vendor = opts.vendors[i % len(opts.vendors)]

@@ -14,7 +14,8 @@ and transfer, single-step transfer, deflect, and forwarding: immediate and busy
 no answer (after the ring count, like a deflect), and the three-party
 conference a phone hosts (its held and active calls joined; a party that
 leaves leaves the other two talking; the host leaving ends it).  External
-parties are still to come (issue 7).
+parties: numbers with the external prefix reach a simulated party outside that
+answers after a delay, is busy, or never answers.
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ MAX_FORWARDS = 5  # forwarding hops before the switch stops following (loops)
 class SimSwitch:
     lines: dict[str, tuple[SimPhone, str]] = field(default_factory=dict)  # number -> line
     ring_seconds: float = 5.0  # one ring, for no-answer forwarding
+    # Numbers starting with this prefix are outside the simulator: a simulated
+    # external party that answers after ``external_delay`` seconds, is busy, or
+    # never answers (``external``: "answer", "busy", "never").
+    external_prefix: str = "0"
+    external: str = "answer"
+    external_delay: float = 2.0
     legs: dict[tuple[str, str], Leg] = field(default_factory=dict)  # (mac, callID) -> leg
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -240,6 +247,9 @@ class SimSwitch:
             )
         )
         response = MakeCallResponse(callingDevice=a.conn())
+        if target is None and called.startswith(self.external_prefix) and _number(called):
+            self._call_out(a, called)
+            return response
         if target is None or target[0].dnd:
             cause = EventCause.DO_NOT_DISTURB if target else EventCause.NUMBER_UNALLOCATED
             a.state = S.FAIL
@@ -257,6 +267,57 @@ class SimSwitch:
             return response
         self._offer(a, target, EventCause.NEW_CALL)
         return response
+
+    def _call_out(self, a: Leg, called: str) -> None:
+        """A call to the simulated external party: it rings (Delivered at the
+        caller), then answers, is busy, or rings on until the caller gives up."""
+        far = EventDevice.of(called)
+        me = EventDevice.of(a.device)
+        if self.external == "busy":
+            a.state = S.FAIL
+            a.emit(
+                FailedEvent(
+                    monitorCrossRefID="",
+                    failedConnection=a.conn(called),
+                    failingDevice=far,
+                    callingDevice=me,
+                    calledDevice=far,
+                    localConnectionInfo=S.FAIL,
+                    cause=EventCause.BUSY,
+                )
+            )
+            return
+        a.emit(
+            DeliveredEvent(
+                monitorCrossRefID="",
+                connection=a.conn(called),
+                alertingDevice=far,
+                callingDevice=me,
+                calledDevice=far,
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.NEW_CALL,
+            )
+        )
+        if self.external == "answer":
+            asyncio.get_running_loop().call_later(
+                self.external_delay, self._answered_outside, a, called
+            )
+
+    def _answered_outside(self, a: Leg, called: str) -> None:
+        if (a.phone.mac, a.call_id) not in self.legs or a.state is not S.CONNECTED:
+            return  # the caller gave up meanwhile
+        far = EventDevice.of(called)
+        a.emit(
+            EstablishedEvent(
+                monitorCrossRefID="",
+                establishedConnection=a.conn(called),
+                answeringDevice=far,
+                callingDevice=EventDevice.of(a.device),
+                calledDevice=far,
+                localConnectionInfo=S.CONNECTED,
+                cause=EventCause.NORMAL,
+            )
+        )
 
     def _busy(self, phone: SimPhone) -> bool:
         return any(
