@@ -484,6 +484,11 @@ def cert_regenerate(ctx: click.Context) -> None:
     help="snom phones challenge the server's uaCSTA requests (0, 1, 2).",
 )
 @click.option(
+    "--control",
+    metavar="HOST:PORT",
+    help="Serve the by-hand control interface (JSON over HTTP) here, e.g. 127.0.0.1:8070.",
+)
+@click.option(
     "--external",
     type=click.Choice(["answer", "busy", "never"]),
     default="answer",
@@ -507,12 +512,14 @@ def sim(
     ramp: float,
     duration: float | None,
     csta_challenge: int,
+    control: str | None,
     external: str,
     external_delay: float,
 ) -> None:
     """Simulate uaCSTA desk phones against a uacsta server."""
     import ssl as ssl_module
 
+    from .config import split_listen
     from .sim.runner import PREFIXES, SimOptions, run
 
     host, _, port_text = server.rpartition(":")
@@ -544,6 +551,11 @@ def sim(
         external=external,
         external_delay=external_delay,
     )
+    if control:
+        try:
+            opts.control = split_listen(control)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--control") from None
     try:
         result = _run(run(opts))
     except KeyboardInterrupt:

@@ -21,8 +21,10 @@ from uacsta.csta.model import (
     CstaMessage,
     DeliveredEvent,
     DivertedEvent,
+    DoNotDisturbEvent,
     EstablishedEvent,
     FailedEvent,
+    ForwardingEvent,
     HeldEvent,
     HoldCall,
     MakeCall,
@@ -62,7 +64,13 @@ class Pair:
             self.switch.attach(phone)
         self.events: dict[str, list[CstaMessage]] = defaultdict(list)
         server.sessions.event_listeners.append(
-            lambda session, event: self.events[session.mac].append(event)
+            # call events only: a phone also reports its DND and forwarding
+            # settings (DoNotDisturb, Forwarding events), not the subject here
+            lambda session, event: (
+                None
+                if isinstance(event, DoNotDisturbEvent | ForwardingEvent)
+                else self.events[session.mac].append(event)
+            )
         )
         self.refs: dict[str, str] = {}
 

@@ -27,6 +27,8 @@ from ..csta.codec import YEALINK_NAMESPACE, DecodeError, decode, encode
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.model import (
     CstaMessage,
+    DoNotDisturbEvent,
+    ForwardingEvent,
     ForwardListItem,
     GetDoNotDisturb,
     GetDoNotDisturbResponse,
@@ -37,6 +39,7 @@ from ..csta.model import (
     GetSwitchingFunctionDevices,
     GetSwitchingFunctionDevicesResponse,
     MakeCall,
+    MakeCallResponse,
     MessageWaitingEvent,
     MonitorStart,
     MonitorStartResponse,
@@ -70,7 +73,7 @@ from ..sip.framer import MessageReceived, StreamFramer
 from ..sip.headers import Headers
 from ..sip.message import Request, Response, build_response
 from ..sip.transaction import new_branch
-from .switch import SimSwitch
+from .switch import Leg, SimSwitch
 
 log = logging.getLogger("uacsta.sim")
 CSTA_HEADERS = [
@@ -429,7 +432,7 @@ class SimPhone:
         if isinstance(msg, GetDoNotDisturb):
             return GetDoNotDisturbResponse(doNotDisturbOn=self.dnd)
         if isinstance(msg, SetDoNotDisturb):
-            self.dnd = msg.doNotDisturbOn
+            self.set_dnd(msg.doNotDisturbOn)
             return SetDoNotDisturbResponse()
         if isinstance(msg, GetForwarding):
             return GetForwardingResponse(
@@ -445,12 +448,12 @@ class SimPhone:
             )
         if isinstance(msg, SetForwarding):
             kind = msg.forwardingType or ForwardingType.FORWARD_IMMEDIATE
-            if msg.activateForward:
-                if msg.forwardDN is None:
-                    return CSTAErrorCode.operation("invalidForwardingDestination")
-                self.forwarding[kind] = (msg.forwardDN.value, msg.ringCount)
-            else:
-                self.forwarding.pop(kind, None)
+            if msg.activateForward and msg.forwardDN is None:
+                return CSTAErrorCode.operation("invalidForwardingDestination")
+            self.set_forwarding(
+                kind, msg.forwardDN.value if msg.forwardDN and msg.activateForward else None,
+                msg.ringCount,
+            )
             return SetForwardingResponse()
         if isinstance(msg, GetMessageWaitingIndicator):
             return GetMessageWaitingIndicatorResponse(messageWaitingOn=self.message_waiting)
@@ -466,6 +469,98 @@ class SimPhone:
                 return answer
         log.warning("%s: %s is not simulated yet", self.mac, name)
         return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+
+    # -- by hand: what a person does at the phone -------------------------------------------
+
+    def set_dnd(self, on: bool) -> None:
+        """DND key: the phone's monitors hear of it (DoNotDisturb event)."""
+        self.dnd = on
+        for line in self.config.identities:
+            self.event(
+                DoNotDisturbEvent(
+                    monitorCrossRefID="", device=EventDevice.of(line), doNotDisturbOn=on
+                ),
+                line,
+            )
+
+    def set_forwarding(
+        self, kind: ForwardingType, destination: str | None, rings: int | None = None
+    ) -> None:
+        """Forwarding set (destination) or cleared (None) in the phone's menu."""
+        if destination:
+            self.forwarding[kind] = (destination, rings)
+        else:
+            self.forwarding.pop(kind, None)
+        for line in self.config.identities:
+            self.event(
+                ForwardingEvent(
+                    monitorCrossRefID="",
+                    device=EventDevice.of(line),
+                    forwardingType=kind,
+                    forwardStatus=destination is not None,
+                    forwardTo=DeviceID(destination) if destination else None,
+                    ringCount=rings,
+                ),
+                line,
+            )
+
+    def calls(self) -> list[tuple[str, str]]:
+        """This phone's calls: (callID, state)."""
+        if self.switch is None:
+            return []
+        return [(leg.call_id, leg.state.value) for leg in self.switch.legs_of(self)]
+
+    def _pick(self, *states: str, call_id: str | None = None) -> Leg | None:
+        if self.switch is None:
+            return None
+        for leg in self.switch.legs_of(self):
+            if (call_id is None or leg.call_id == call_id) and leg.state.value in states:
+                return leg
+        return None
+
+    def dial(self, number: str, line: str | None = None) -> str | None:
+        """Lift the handset and dial: the callID, or None when it failed."""
+        if self.switch is None:
+            return None
+        answer = self.switch.make_call(self, line or self.config.identities[0], number,
+                                       by_hand=True)
+        return answer.callingDevice.callID if isinstance(answer, MakeCallResponse) else None
+
+    def answer(self, call_id: str | None = None) -> bool:
+        leg = self._pick("alerting", call_id=call_id)
+        if leg is None or self.switch is None:
+            return False
+        self.switch.answer(leg)
+        return True
+
+    def hang_up(self, call_id: str | None = None) -> bool:
+        leg = self._pick("connected", "initiated", "alerting", "fail", call_id=call_id)
+        if leg is None or self.switch is None:
+            return False
+        self.switch.clear(leg)
+        return True
+
+    def hold(self, call_id: str | None = None) -> bool:
+        leg = self._pick("connected", call_id=call_id)
+        if leg is None or self.switch is None:
+            return False
+        self.switch.hold(leg)
+        return True
+
+    def retrieve(self, call_id: str | None = None) -> bool:
+        leg = self._pick("hold", call_id=call_id)
+        if leg is None or self.switch is None:
+            return False
+        self.switch.retrieve(leg)
+        return True
+
+    def transfer(self) -> bool:
+        """Transfer key with one call held and one active: the two are joined."""
+        held, active = self._pick("hold"), self._pick("connected")
+        if held is None or active is None or self.switch is None:
+            return False
+        self.switch.transfer(held, active)
+        return True
 
     def set_identities(self, identities: list[str]) -> None:
         """An identity (line) was added or removed on the phone: it tells the

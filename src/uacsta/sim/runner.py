@@ -36,6 +36,7 @@ class SimOptions:
     duration: float | None = None  # None: until cancelled
     first_number: int = 1000
     csta_challenge: int = 0
+    control: tuple[str, int] | None = None  # the by-hand control interface (HTTP)
     external: str = "answer"  # the party outside: answer, busy, never
     external_delay: float = 2.0
 
@@ -118,12 +119,21 @@ async def run(opts: SimOptions, on_report: object = None) -> SimReport:
         if interval:
             await asyncio.sleep(interval)
     await asyncio.gather(*tasks)
+    control = None
+    if opts.control is not None:
+        from ..net.http import HttpService
+        from .control import create_control_app
+
+        control = HttpService("sim control", create_control_app(phones))
+        await control.listen("local", "HTTP", opts.control[0], opts.control[1], None)
     try:
         if opts.duration is None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(opts.duration)
     finally:
+        if control is not None:
+            await control.stop()
         final = report(phones, started, refused, errors)
         for phone in phones:
             with contextlib.suppress(Exception):

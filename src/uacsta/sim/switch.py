@@ -215,12 +215,17 @@ class SimSwitch:
             return RetrieveCallResponse()
         return None
 
+    def legs_of(self, phone: SimPhone) -> list[Leg]:
+        return [leg for leg in self.legs.values() if leg.phone is phone]
+
     def make_call(
-        self, phone: SimPhone, calling: str, called: str
+        self, phone: SimPhone, calling: str, called: str, *, by_hand: bool = False
     ) -> MakeCallResponse | CSTAErrorCode:
         if not phone.owns(DeviceID(calling)):
             return CSTAErrorCode.operation("invalidCallingDevice")
         device = phone.identity_of(DeviceID(calling))
+        # dialled at the phone (newCall) or asked for by CTI (makeCall)
+        cause = EventCause.NEW_CALL if by_hand else EventCause.MAKE_CALL
         a = Leg(phone, device, self._new_call_id(phone), S.INITIATED, calling=device, called=called)
         self.legs[(phone.mac, a.call_id)] = a
         a_ev = EventDevice.of(device)
@@ -230,7 +235,7 @@ class SimSwitch:
                 initiatedConnection=a.conn(),
                 initiatingDevice=a_ev,
                 localConnectionInfo=S.INITIATED,
-                cause=EventCause.MAKE_CALL,
+                cause=cause,
             )
         )
         a.state = S.CONNECTED
@@ -243,7 +248,7 @@ class SimSwitch:
                 callingDevice=a_ev,
                 calledDevice=called_ev,
                 localConnectionInfo=S.CONNECTED,
-                cause=EventCause.MAKE_CALL,
+                cause=cause,
             )
         )
         response = MakeCallResponse(callingDevice=a.conn())
