@@ -69,3 +69,72 @@ def test_sim_with_the_wrong_password_says_so(uacsta: UacstaProcess) -> None:
     )
     assert result.returncode == 1
     assert "registered 0" in result.stdout and "refused 2" in result.stdout
+
+
+def test_sim_control_interface(uacsta: UacstaProcess) -> None:
+    """`uacsta sim --control`: a person's actions over HTTP on loopback."""
+    import json
+    import time
+    import urllib.request
+
+    from tests.helpers.process import free_port
+
+    control = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uacsta",
+            "sim",
+            "--server",
+            f"127.0.0.1:{uacsta.tcp_port}",
+            "--phones",
+            "2",
+            "--vendors",
+            "snom,yealink",
+            "--duration",
+            "20",
+            "--password",
+            PASSWORD,
+            "--control",
+            f"127.0.0.1:{control}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def call(method: str, path: str, body: object = None) -> object:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{control}{path}", data=data, method=method
+        )
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                phones = call("GET", "/phones")
+                assert isinstance(phones, list)
+                if all(p["dialog"] for p in phones):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the control interface never came up"
+            time.sleep(0.2)
+        macs = {p["vendor"]: p["mac"] for p in phones}
+        number = next(p["lines"][0] for p in phones if p["vendor"] == "yealink")
+        dialled = call(
+            "POST", f"/phones/{macs['snom']}/dial", {"to": number.split(":")[1].split("@")[0]}
+        )
+        assert isinstance(dialled, dict) and dialled["callID"].startswith("-")
+        answered = call("POST", f"/phones/{macs['yealink']}/answer")
+        assert isinstance(answered, dict) and answered["calls"][0]["state"] == "connected"
+        dnd = call("PUT", f"/phones/{macs['yealink']}/dnd", {"on": True})
+        assert isinstance(dnd, dict) and dnd["dnd"] is True
+    finally:
+        proc.terminate()
+        proc.wait(30)
