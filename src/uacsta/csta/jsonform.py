@@ -38,9 +38,14 @@ class JsonFormError(ValueError):
 def to_json(msg: CstaMessage | CSTAErrorCode) -> JsonObject:
     if isinstance(msg, CSTAErrorCode):
         return {"type": "CSTAErrorCode", "category": msg.category.value, "value": msg.value}
-    out: JsonObject = {"type": msg.root()}
-    for f in _fields(type(msg)).values():
-        value = getattr(msg, f.attr)
+    return {"type": msg.root(), **_members(msg)}
+
+
+def _members(obj: Any) -> JsonObject:
+    """The fields of a message or a nested structure that are set."""
+    out: JsonObject = {}
+    for f in _fields(type(obj)).values():
+        value = getattr(obj, f.attr)
         if value is None or (f.item is not None and not value):
             continue
         out[f.attr] = [_out(v) for v in value] if f.item is not None else _out(value)
@@ -67,13 +72,7 @@ def _out(value: Any) -> Any:
         return value.xml.decode("utf-8", "replace")
     if isinstance(value, bool | int | str):
         return value
-    out: JsonObject = {}
-    for f in _fields(type(value)).values():
-        inner = getattr(value, f.attr)
-        if inner is None or (f.item is not None and not inner):
-            continue
-        out[f.attr] = [_out(v) for v in inner] if f.item is not None else _out(inner)
-    return out
+    return _members(value)
 
 
 def from_json(data: Any) -> CstaMessage | CSTAErrorCode:
