@@ -10,10 +10,11 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..logs import LOG_NAME, check_writable
 from ..net import tls
@@ -65,12 +66,8 @@ class AdminService:
         model, _ = SECTIONS[section]
         try:
             candidate = model.model_validate(merge(current, changes))
-        except Exception as exc:  # pydantic's ValidationError, formatted the store's way
-            from pydantic import ValidationError
-
-            if isinstance(exc, ValidationError):
-                raise AdminError(repo.format_validation_error(exc)) from None
-            raise
+        except ValidationError as exc:
+            raise AdminError(repo.format_validation_error(exc)) from None
         if isinstance(candidate, ConnectionSettings):
             self._check_ports_free(section, candidate)
         if isinstance(candidate, Diagnostics):
@@ -259,13 +256,9 @@ class AdminService:
     def log_since_start(self, limit: int = 500) -> list[dict[str, Any]]:
         """The current log's records since the server started (newest last)."""
         started = self.server.started_at
-        records = []
-        for record in _read_records(self.server.logs.folder / LOG_NAME):
-            if started is None or record.get("ts", "") >= started.astimezone(_utc()).strftime(
-                "%Y-%m-%dT%H:%M:%S"
-            ):
-                records.append(record)
-        return records[-limit:]
+        since = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if started else ""
+        records = _read_records(self.server.logs.folder / LOG_NAME)
+        return [r for r in records if r.get("ts", "") >= since][-limit:]
 
     async def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
         """New log records as they are written, only those of these MACs (all
@@ -291,12 +284,6 @@ class AdminService:
                     record = json.loads(line)
                     if not macs or record.get("tag") in macs:
                         yield cast(dict[str, Any], record)
-
-
-def _utc() -> Any:
-    from datetime import UTC
-
-    return UTC
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
