@@ -197,9 +197,7 @@ async def gather_limited(work: list[Callable[[], Awaitable[object]]], limit: int
     await asyncio.gather(*(one(j) for j in work))
 
 
-async def run_uacsta(
-    args: argparse.Namespace, server: UacstaServer
-) -> dict[str, dict[str, float]]:
+async def run_uacsta(args: argparse.Namespace, server: UacstaServer) -> dict[str, dict[str, float]]:
     readers: list[asyncio.Task[None]] = []
     phones: list[SimPhone] = []
     clients: list[ClientConnection] = []

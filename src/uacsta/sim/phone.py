@@ -451,7 +451,8 @@ class SimPhone:
             if msg.activateForward and msg.forwardDN is None:
                 return CSTAErrorCode.operation("invalidForwardingDestination")
             self.set_forwarding(
-                kind, msg.forwardDN.value if msg.forwardDN and msg.activateForward else None,
+                kind,
+                msg.forwardDN.value if msg.forwardDN and msg.activateForward else None,
                 msg.ringCount,
             )
             return SetForwardingResponse()
@@ -522,8 +523,9 @@ class SimPhone:
         """Lift the handset and dial: the callID, or None when it failed."""
         if self.switch is None:
             return None
-        answer = self.switch.make_call(self, line or self.config.identities[0], number,
-                                       by_hand=True)
+        answer = self.switch.make_call(
+            self, line or self.config.identities[0], number, by_hand=True
+        )
         return answer.callingDevice.callID if isinstance(answer, MakeCallResponse) else None
 
     def answer(self, call_id: str | None = None) -> bool:
