@@ -461,8 +461,7 @@ class SimPhone:
         if isinstance(msg, SetMessageWaitingIndicator):
             self.set_message_waiting(msg.messageWaitingOn)
             return SetMessageWaitingIndicatorResponse()
-        if isinstance(msg, SnapshotDevice):
-            # No calls are simulated yet: an idle device has no connections.
+        if isinstance(msg, SnapshotDevice) and self.switch is None:
             return SnapshotDeviceResponse(crossRefIDorSnapshotData=SnapshotDeviceData())
         if self.switch is not None:
             answer = self.switch.handle(self, msg)

@@ -32,6 +32,7 @@ from ..csta.model import (
     AnswerCallResponse,
     ClearConnection,
     ClearConnectionResponse,
+    CompoundCallState,
     ConferenceCall,
     ConferenceCallResponse,
     ConferencedEvent,
@@ -43,12 +44,16 @@ from ..csta.model import (
     DeflectCall,
     DeflectCallResponse,
     DeliveredEvent,
+    DigitsGeneratedEvent,
     DivertedEvent,
     EstablishedEvent,
     FailedEvent,
+    GenerateDigits,
+    GenerateDigitsResponse,
     HeldEvent,
     HoldCall,
     HoldCallResponse,
+    LocalCallState,
     MakeCall,
     MakeCallResponse,
     OriginatedEvent,
@@ -58,6 +63,14 @@ from ..csta.model import (
     ServiceInitiatedEvent,
     SingleStepTransferCall,
     SingleStepTransferCallResponse,
+    SnapshotCall,
+    SnapshotCallData,
+    SnapshotCallResponse,
+    SnapshotCallResponseInfo,
+    SnapshotDevice,
+    SnapshotDeviceData,
+    SnapshotDeviceResponse,
+    SnapshotDeviceResponseInfo,
     TransferCall,
     TransferCallResponse,
     TransferedEvent,
@@ -207,6 +220,52 @@ class SimSwitch:
                 return CSTAErrorCode.operation("invalidDestination")
             self.deflect(leg, target)
             return DeflectCallResponse()
+        if isinstance(msg, SnapshotDevice):
+            if not phone.owns(msg.snapshotObject):
+                return CSTAErrorCode.operation("invalidDeviceID")
+            line = DeviceID(phone.identity_of(msg.snapshotObject)).key
+            info = [
+                SnapshotDeviceResponseInfo(
+                    connectionIdentifier=leg.conn(),
+                    localCallState=LocalCallState(
+                        compoundCallState=CompoundCallState(localConnectionState=leg.state)
+                    ),
+                )
+                for leg in self.legs_of(phone)
+                if DeviceID(leg.device).key == line
+            ]
+            return SnapshotDeviceResponse(
+                crossRefIDorSnapshotData=SnapshotDeviceData(snapshotData=info)
+            )
+        if isinstance(msg, SnapshotCall):
+            leg = self._leg(phone, msg.snapshotObject)
+            if leg is None:
+                return CSTAErrorCode.operation("invalidCallID")
+            parties = [leg, *([leg.peer] if leg.peer is not None else [])]
+            return SnapshotCallResponse(
+                crossRefIDorSnapshotData=SnapshotCallData(
+                    snapshotData=[
+                        SnapshotCallResponseInfo(
+                            deviceOnCall=EventDevice.of(p.device),
+                            callIdentifier=leg.conn(p.device),
+                            localConnectionState=p.state,
+                        )
+                        for p in parties
+                    ]
+                )
+            )
+        if isinstance(msg, GenerateDigits):
+            leg = self._leg(phone, msg.connectionToSendDigits)
+            if leg is None or leg.state is not S.CONNECTED:
+                return CSTAErrorCode.state("invalidConnectionState")
+            leg.emit(
+                DigitsGeneratedEvent(
+                    monitorCrossRefID="",
+                    connection=leg.conn(),
+                    digitGeneratedList=msg.charactersToSend,
+                )
+            )
+            return GenerateDigitsResponse()
         if isinstance(msg, RetrieveCall):
             leg = self._leg(phone, msg.callToBeRetrieved)
             if leg is None or leg.state is not S.HOLD:
