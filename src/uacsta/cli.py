@@ -484,6 +484,19 @@ def cert_regenerate(ctx: click.Context) -> None:
     help="snom phones challenge the server's uaCSTA requests (0, 1, 2).",
 )
 @click.option(
+    "--calls-per-second",
+    type=click.FloatRange(0, 10000),
+    default=0.0,
+    help="Phones call each other at this rate (answered after a ring), for event load.",
+)
+@click.option(
+    "--call-seconds",
+    type=click.FloatRange(0, 3600),
+    default=5.0,
+    show_default=True,
+    help="How long each such call lasts.",
+)
+@click.option(
     "--control",
     metavar="HOST:PORT",
     help="Serve the by-hand control interface (JSON over HTTP) here, e.g. 127.0.0.1:8070.",
@@ -512,6 +525,8 @@ def sim(
     ramp: float,
     duration: float | None,
     csta_challenge: int,
+    calls_per_second: float,
+    call_seconds: float,
     control: str | None,
     external: str,
     external_delay: float,
@@ -550,6 +565,8 @@ def sim(
         csta_challenge=csta_challenge,
         external=external,
         external_delay=external_delay,
+        calls_per_second=calls_per_second,
+        call_seconds=call_seconds,
     )
     if control:
         try:

@@ -151,7 +151,8 @@ class SimPhone:
     _challenged_invite: bool = False
     _local: tuple[str, int] = ("127.0.0.1", 0)
     switch: SimSwitch | None = None
-    events_sent: list[CstaMessage] = field(default_factory=list)
+    events_sent: list[CstaMessage] = field(default_factory=list)  # kept when waited for
+    events_count: int = 0  # every event INFO sent
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -616,6 +617,7 @@ class SimPhone:
                 if self.dialog is None:
                     continue
                 request = self._dialog_request("INFO", self._encode(stamped))
+                self.events_count += 1
                 if wait:
                     self.events_sent.append(stamped)
                     self._spawn(self._quietly(request))
