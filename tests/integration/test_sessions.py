@@ -185,3 +185,16 @@ async def test_many_phones_at_once(server: UacstaServer) -> None:
     await eventually(lambda: server.status()["dialogs_up"] == 40, timeout=10)
     await asyncio.gather(*(p.stop() for p in phones))
     await eventually(lambda: server.status()["dialogs_up"] == 0)
+
+
+async def test_simulated_phone_pings_its_connection(server: UacstaServer) -> None:
+    """RFC 5626: CRLFCRLF keep-alives on the phone's connection, each answered."""
+    phone = sim(server, "yealink")
+    phone.config.keepalive = 0.1
+    await phone.start()
+    try:
+        await eventually(lambda: phone.pongs >= 3)
+        assert phone.pings >= phone.pongs
+        assert is_up(server, phone.mac)  # pings disturb nothing
+    finally:
+        await phone.stop()

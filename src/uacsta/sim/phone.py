@@ -126,6 +126,7 @@ class SimPhoneConfig:
     # As real phones do: refresh the registration before it expires, and
     # connect and register again when the connection drops (server restart).
     stay_registered: bool = True
+    keepalive: float = 30.0  # RFC 5626 CRLFCRLF ping interval on the connection (0: none)
 
 
 @dataclass
@@ -153,6 +154,8 @@ class SimPhone:
     switch: SimSwitch | None = None
     events_sent: list[CstaMessage] = field(default_factory=list)  # kept when waited for
     events_count: int = 0  # every event INFO sent
+    pings: int = 0  # RFC 5626 keep-alives sent
+    pongs: int = 0  # and answered
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -172,15 +175,25 @@ class SimPhone:
         return response
 
     async def _stay_registered(self) -> None:
-        """Refresh at 80 % of the granted time; after a lost connection,
+        """Refresh at 80 % of the granted time, ping the connection (RFC 5626
+        CRLFCRLF) every ``keepalive`` seconds; after a lost connection,
         reconnect with a growing pause (0.2 s to 5 s) until registered."""
+        loop = asyncio.get_running_loop()
+        refresh_at = loop.time() + self.config.expires * 0.8
         while True:
             assert self._task is not None
-            granted = self.config.expires
-            done, _ = await asyncio.wait({self._task}, timeout=granted * 0.8)
+            wait = refresh_at - loop.time()
+            if self.config.keepalive > 0:
+                wait = min(wait, self.config.keepalive)
+            done, _ = await asyncio.wait({self._task}, timeout=max(wait, 0.0))
             if not done:
-                with contextlib.suppress(TimeoutError, ConnectionError):
-                    await self.register()
+                if loop.time() >= refresh_at:
+                    with contextlib.suppress(TimeoutError, ConnectionError):
+                        await self.register()
+                    refresh_at = loop.time() + self.config.expires * 0.8
+                elif self._writer is not None and not self._writer.is_closing():
+                    self._writer.write(b"\r\n\r\n")
+                    self.pings += 1
                 continue
             log.info("%s: connection to the server lost; registering again", self.mac)
             self.registered = False
@@ -195,6 +208,7 @@ class SimPhone:
                     pass
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            refresh_at = loop.time() + self.config.expires * 0.8
 
     async def _connect(self) -> Response:
         cfg = self.config
@@ -294,6 +308,9 @@ class SimPhone:
                 return
             if not data:
                 return
+            if not data.strip(b"\r\n"):  # the server's pong(s) to our pings
+                self.pongs += len(data) // 2
+                continue
             for event in framer.feed(data):
                 if not isinstance(event, MessageReceived):
                     continue
