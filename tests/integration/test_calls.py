@@ -437,3 +437,81 @@ async def test_forwarding_immediate_busy_and_no_answer(trio: Trio) -> None:
     await trio.wait((a, 17), (b, 5), (c, 8))
     assert trio.kinds(a)[-2:] == [("ConnectionClearedEvent", S.NULL)] * 2
     trio.check_call_states()
+
+
+async def test_conference_exact_sequences(trio: Trio) -> None:
+    from uacsta.csta.model import ConferenceCall, ConferencedEvent, ConsultationCall
+
+    a, b, c = trio.a, trio.b, trio.c
+    made = await trio.call(a, A_ID, "202")
+    await trio.wait((a, 3), (b, 1))
+    ring = trio.last(b, DeliveredEvent)
+    assert isinstance(ring, DeliveredEvent)
+    await trio.session(b).request(AnswerCall(callToBeAnswered=ring.connection))
+    consult = await trio.session(a).request(
+        ConsultationCall(existingCall=made.callingDevice, consultedDevice=DeviceID("203"))
+    )
+    assert consult.initiatedCall is not None  # type: ignore[union-attr]
+    await trio.wait((a, 8), (b, 3), (c, 1))
+    c_ring = trio.last(c, DeliveredEvent)
+    assert isinstance(c_ring, DeliveredEvent)
+    await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
+    await trio.session(a).request(
+        ConferenceCall(heldCall=made.callingDevice, activeCall=consult.initiatedCall)  # type: ignore[union-attr]
+    )
+    await trio.wait((a, 10), (b, 4), (c, 3))
+    conf = trio.last(a, ConferencedEvent)
+    assert isinstance(conf, ConferencedEvent) and conf.cause is EventCause.CONFERENCE
+    # C leaves: A and B go on; then A hangs up
+    await trio.session(c).request(ClearConnection(connectionToBeCleared=c_ring.connection))
+    await trio.wait((a, 11), (b, 5), (c, 4))
+    await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await trio.wait((a, 12), (b, 6), (c, 4))
+    assert trio.kinds(a) == [
+        ("ServiceInitiatedEvent", S.INITIATED),
+        ("OriginatedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+        ("EstablishedEvent", S.CONNECTED),
+        ("HeldEvent", S.HOLD),
+        ("ServiceInitiatedEvent", S.INITIATED),
+        ("OriginatedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+        ("EstablishedEvent", S.CONNECTED),
+        ("ConferencedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    assert trio.kinds(b) == [
+        ("DeliveredEvent", S.ALERTING),
+        ("EstablishedEvent", S.CONNECTED),
+        ("HeldEvent", S.CONNECTED),
+        ("ConferencedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    assert trio.kinds(c) == [
+        ("DeliveredEvent", S.ALERTING),
+        ("EstablishedEvent", S.CONNECTED),
+        ("ConferencedEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    trio.check_call_states()
+
+
+async def test_no_answer_the_caller_gives_up(pair: Pair) -> None:
+    a, b = pair.a, pair.b
+    made = await pair.session(a).request(
+        MakeCall(callingDevice=DeviceID(A_ID), calledDirectoryNumber=DeviceID("202"))
+    )
+    assert isinstance(made, MakeCallResponse)
+    await eventually(lambda: len(pair.events[a.mac]) == 3 and len(pair.events[b.mac]) == 1)
+    await asyncio.sleep(0.3)  # it rings, nobody answers
+    await pair.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await eventually(lambda: len(pair.events[a.mac]) == 4 and len(pair.events[b.mac]) == 2)
+    assert pair.kinds(a) == [
+        ("ServiceInitiatedEvent", S.INITIATED),
+        ("OriginatedEvent", S.CONNECTED),
+        ("DeliveredEvent", S.CONNECTED),
+        ("ConnectionClearedEvent", S.NULL),
+    ]
+    assert pair.kinds(b) == [("DeliveredEvent", S.ALERTING), ("ConnectionClearedEvent", S.NULL)]

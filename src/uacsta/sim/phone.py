@@ -5,9 +5,8 @@ RFC 5626 keep-alives, accepts the server's uaCSTA INVITE over its own
 connection, answers CSTA requests in the 200 OK of each INFO according to its
 vendor's table (``uacsta.phones.vendors``), and sends its identities
 (SwitchingFunctionDevices) after GetSwitchingFunctionDevices, as real phones do.
-
-Not simulated yet: calls (MakeCall and the other call-control services need the
-simulated switch); such requests are answered with a CSTA error that says so.
+Calls are the simulated switch's (``switch.py``); the phone also acts by hand
+(dial, answer, hang up, DND and forwarding keys) as a person would.
 """
 
 from __future__ import annotations
@@ -485,8 +484,10 @@ class SimPhone:
             answer = self.switch.handle(self, msg)
             if answer is not None:
                 return answer
-        log.warning("%s: %s is not simulated yet", self.mac, name)
-        return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
+        # Beyond the manual's tables (ReconnectCall, SingleStepConferenceCall…):
+        # answered as a phone without the service answers.
+        log.info("%s: %s is not simulated; answered serviceNotSupported", self.mac, name)
+        return CSTAErrorCode.operation("serviceNotSupported")
 
     # -- by hand: what a person does at the phone -------------------------------------------
 
