@@ -28,7 +28,7 @@ from .logs import LogManager, check_writable
 from .net import tls
 from .net.connection import SipConnection
 from .net.http import HttpService
-from .net.service import SipService
+from .net.service import ListenerError, SipService
 from .phones.directory import PhoneDirectory
 from .phones.endpoint import PhoneEndpoint
 from .phones.registrar import Registrar, RegistrarPolicy
@@ -296,7 +296,13 @@ class UacstaServer:
             )
             log.warning("created the admin account 'admin'; its password was shown on the console")
         self.admin_ui = HttpService("admin", create_admin_app(self, self.admin_auth))
-        await self.admin_ui.listen("lan", "HTTP", address[0], address[1], None)
+        try:
+            await self.admin_ui.listen("web UI", "HTTP", address[0], address[1], None)
+        except ListenerError as exc:
+            raise ListenerError(
+                f"{exc} (set another address for the admin web UI with UACSTA_ADMIN_LISTEN, "
+                "or an empty one to run without it)"
+            ) from None
 
     async def stop_client_service(self) -> None:
         if self.switching is not None:

@@ -45,7 +45,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def page(browser: Browser, server: UacstaServer) -> AsyncIterator[Page]:
     assert server.admin_ui is not None
     context = await browser.new_context(
-        base_url=f"http://127.0.0.1:{server.admin_ui.port('lan', 'HTTP')}",
+        base_url=f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}",
         viewport={"width": 1280, "height": 860},
     )
     pg = await context.new_page()

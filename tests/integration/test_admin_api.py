@@ -18,7 +18,7 @@ pytestmark = pytest.mark.admin_ui
 
 def admin_url(server: UacstaServer) -> str:
     assert server.admin_ui is not None
-    return f"http://127.0.0.1:{server.admin_ui.port('lan', 'HTTP')}"
+    return f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}"
 
 
 @pytest.fixture

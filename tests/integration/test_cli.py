@@ -196,3 +196,19 @@ def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:
         assert cli.output().count("Admin web UI account") == 0
     finally:
         cli.stop()
+
+
+def test_admin_port_in_use_says_how_to_move_it(cli: UacstaProcess) -> None:
+    cli.configure("phone-Password-1")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", cli.admin_port))
+    holder.listen()
+    try:
+        result = cli.cli("serve", check=False)
+        assert result.returncode != 0
+        assert f"admin WEB UI HTTP port {cli.admin_port} on 127.0.0.1 is already in use" in (
+            result.stderr
+        )
+        assert "UACSTA_ADMIN_LISTEN" in result.stderr
+    finally:
+        holder.close()
