@@ -38,7 +38,7 @@ from uacsta.csta.model import (
     ServiceInitiatedEvent,
     SetDoNotDisturb,
 )
-from uacsta.csta.types import DeviceID, EventCause
+from uacsta.csta.types import ConnectionID, DeviceID, EventCause
 from uacsta.csta.types import LocalConnectionState as S
 from uacsta.phones.session import PhoneSession
 from uacsta.server import UacstaServer
@@ -227,6 +227,29 @@ class Trio(Pair):
     def last(self, phone: SimPhone, kind: type[CstaMessage]) -> CstaMessage:
         return [e for e in self.events[phone.mac] if isinstance(e, kind)][-1]
 
+    async def consulting(
+        self,
+    ) -> tuple[ConnectionID, ConnectionID, DeliveredEvent, DeliveredEvent]:
+        """A calls B, B answers; A consults C, C answers.  A's held and
+        active connections, and B's and C's ringing events."""
+        from uacsta.csta.model import ConsultationCall, ConsultationCallResponse
+
+        a, b, c = self.a, self.b, self.c
+        made = await self.call(a, A_ID, "202")
+        await self.wait((a, 3), (b, 1))
+        ring = self.last(b, DeliveredEvent)
+        assert isinstance(ring, DeliveredEvent)
+        await self.session(b).request(AnswerCall(callToBeAnswered=ring.connection))
+        consult = await self.session(a).request(
+            ConsultationCall(existingCall=made.callingDevice, consultedDevice=DeviceID("203"))
+        )
+        assert isinstance(consult, ConsultationCallResponse) and consult.initiatedCall is not None
+        await self.wait((a, 8), (b, 3), (c, 1))
+        c_ring = self.last(c, DeliveredEvent)
+        assert isinstance(c_ring, DeliveredEvent)
+        await self.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
+        return made.callingDevice, consult.initiatedCall, ring, c_ring
+
     def check_call_states(self) -> None:
         for phone in (self.a, self.b, self.c):
             tracker = CallTracker()
@@ -245,25 +268,11 @@ async def trio(server: UacstaServer) -> AsyncIterator[Trio]:
 
 
 async def test_consultation_and_transfer(trio: Trio) -> None:
-    from uacsta.csta.model import ConsultationCall, ConsultationCallResponse, TransferCall
+    from uacsta.csta.model import TransferCall
 
     a, b, c = trio.a, trio.b, trio.c
-    made = await trio.call(a, A_ID, "202")
-    await trio.wait((a, 3), (b, 1))
-    ring = trio.last(b, DeliveredEvent)
-    assert isinstance(ring, DeliveredEvent)
-    await trio.session(b).request(AnswerCall(callToBeAnswered=ring.connection))
-    consult = await trio.session(a).request(
-        ConsultationCall(existingCall=made.callingDevice, consultedDevice=DeviceID("203"))
-    )
-    assert isinstance(consult, ConsultationCallResponse) and consult.initiatedCall is not None
-    await trio.wait((a, 8), (b, 3), (c, 1))
-    c_ring = trio.last(c, DeliveredEvent)
-    assert isinstance(c_ring, DeliveredEvent)
-    await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
-    await trio.session(a).request(
-        TransferCall(heldCall=made.callingDevice, activeCall=consult.initiatedCall)
-    )
+    made, second, ring, _c_ring = await trio.consulting()
+    await trio.session(a).request(TransferCall(heldCall=made, activeCall=second))
     await trio.wait((a, 10), (b, 4), (c, 3))
     b_leg = ring.connection
     await trio.session(b).request(ClearConnection(connectionToBeCleared=b_leg))
@@ -440,32 +449,18 @@ async def test_forwarding_immediate_busy_and_no_answer(trio: Trio) -> None:
 
 
 async def test_conference_exact_sequences(trio: Trio) -> None:
-    from uacsta.csta.model import ConferenceCall, ConferencedEvent, ConsultationCall
+    from uacsta.csta.model import ConferenceCall, ConferencedEvent
 
     a, b, c = trio.a, trio.b, trio.c
-    made = await trio.call(a, A_ID, "202")
-    await trio.wait((a, 3), (b, 1))
-    ring = trio.last(b, DeliveredEvent)
-    assert isinstance(ring, DeliveredEvent)
-    await trio.session(b).request(AnswerCall(callToBeAnswered=ring.connection))
-    consult = await trio.session(a).request(
-        ConsultationCall(existingCall=made.callingDevice, consultedDevice=DeviceID("203"))
-    )
-    assert consult.initiatedCall is not None  # type: ignore[union-attr]
-    await trio.wait((a, 8), (b, 3), (c, 1))
-    c_ring = trio.last(c, DeliveredEvent)
-    assert isinstance(c_ring, DeliveredEvent)
-    await trio.session(c).request(AnswerCall(callToBeAnswered=c_ring.connection))
-    await trio.session(a).request(
-        ConferenceCall(heldCall=made.callingDevice, activeCall=consult.initiatedCall)  # type: ignore[union-attr]
-    )
+    made, second, _ring, c_ring = await trio.consulting()
+    await trio.session(a).request(ConferenceCall(heldCall=made, activeCall=second))
     await trio.wait((a, 10), (b, 4), (c, 3))
     conf = trio.last(a, ConferencedEvent)
     assert isinstance(conf, ConferencedEvent) and conf.cause is EventCause.CONFERENCE
     # C leaves: A and B go on; then A hangs up
     await trio.session(c).request(ClearConnection(connectionToBeCleared=c_ring.connection))
     await trio.wait((a, 11), (b, 5), (c, 4))
-    await trio.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
+    await trio.session(a).request(ClearConnection(connectionToBeCleared=made))
     await trio.wait((a, 12), (b, 6), (c, 4))
     assert trio.kinds(a) == [
         ("ServiceInitiatedEvent", S.INITIATED),
