@@ -23,6 +23,7 @@ Anything malformed is answered with ``{"op": "error", "id": ..., "reason":
 # signatures at run time, and their dependency aliases are local names.
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -283,6 +284,10 @@ def create_app(
     return app
 
 
+def event_json(event: m.CstaMessage) -> str:
+    return json.dumps(to_json(event), separators=(",", ":"))
+
+
 class WebSocketConversation:
     def __init__(
         self,
@@ -364,6 +369,7 @@ class WebSocketConversation:
                 rights,
                 peer=self.peer,
                 max_queue=conf.max_queued_events,
+                encode=event_json,
             )
             seq = client.last_seq
         await self.send({"op": "welcome", "session": client.id, "seq": seq})
@@ -378,7 +384,9 @@ class WebSocketConversation:
     async def _write_events(self, client: ClientSession) -> None:
         try:
             async for item in client.events():
-                await self.send({"op": "event", "seq": item.seq, "csta": to_json(item.event)})
+                frame = f'{{"op":"event","seq":{item.seq},"csta":{item.payload!s}}}'
+                async with self._send_lock:
+                    await self.ws.send_text(frame)
         except ClientClosed as exc:
             with contextlib.suppress(Exception):
                 await self.send({"op": "error", "reason": f"session closed: {exc}"})

@@ -80,7 +80,7 @@ class SipClientDialog:
                     transport=self.conn.transport_name,
                     contact=self.contact(),
                     extra=CSTA_HEADERS,
-                    body=encode(item.event, self.edition),
+                    body=item.payload if isinstance(item.payload, bytes) else item.payload.encode(),
                 )
                 self.unanswered += 1
                 self.conn.send(info)
@@ -205,7 +205,11 @@ class SipClientFace:
             return build_response(req, 400, exc.reason, to_tag=to_tag)
         edition = sniff_edition(req.body) if req.body else 5
         client = self.sf.attach(
-            name, FaceKind.SIP, login.rights, peer=f"{conn.peer_ip}:{conn.peer_port}"
+            name,
+            FaceKind.SIP,
+            login.rights,
+            peer=f"{conn.peer_ip}:{conn.peer_port}",
+            encode=lambda event: encode(event, edition),
         )
         conn.tag = client.tag
         own = SipClientDialog(conn, dialog, client, edition)

@@ -17,7 +17,7 @@ import itertools
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ..csta.model import CstaMessage
@@ -40,10 +40,14 @@ class FaceKind(enum.Enum):
     JSON = "json"
 
 
-@dataclass
+@dataclass(slots=True)
 class Sequenced:
     seq: int
-    event: CstaMessage
+    payload: str | bytes  # the event as the client's face writes it
+
+
+def _no_encoding(event: CstaMessage) -> str:
+    return repr(event)
 
 
 @dataclass(eq=False)
@@ -51,6 +55,10 @@ class ClientSession:
     login: str
     face: FaceKind
     rights: DeviceRights = field(default_factory=DeviceRights)
+    # Events are kept encoded (JSON text, CSTA XML): many thousands wait or are
+    # retained per client, and strings cost the garbage collector nothing,
+    # where decoded messages are a dozen tracked objects each.
+    encode: Callable[[CstaMessage], str | bytes] = _no_encoding
     max_queue: int = 10_000
     # Retention for resume: how many written events are kept (time limits are
     # the switching function's: it drops a detached session after its window).
@@ -94,7 +102,7 @@ class ClientSession:
             self.close(f"too slow: {len(self._queue)} events waiting to be written")
             return False
         self._seq += 1
-        self._queue.append(Sequenced(self._seq, event))
+        self._queue.append(Sequenced(self._seq, self.encode(event)))
         self._wakeup.set()
         return True
 

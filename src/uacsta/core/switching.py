@@ -66,8 +66,11 @@ class SwitchingFunction:
         *,
         peer: str = "",
         max_queue: int = 10_000,
+        encode: Callable[[m.CstaMessage], str | bytes] | None = None,
     ) -> ClientSession:
         client = ClientSession(login, face, rights, max_queue=max_queue, peer=peer)
+        if encode is not None:
+            client.encode = encode
         self.clients[client.id] = client
         log.info(
             "client %s logged in from %s (%s)", client.tag, peer, face.value, extra=_tagged(client)
