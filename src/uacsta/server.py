@@ -366,7 +366,7 @@ class UacstaServer:
                 await self.directory.flush()
                 if await self.directory.sync_from_store():
                     self.phones_changed()
-                    await self._reload_settings()
+                    await self.reload_settings()
                     if self.sessions is not None:
                         self.sessions.enabled_changed()
             except Exception:
@@ -412,11 +412,6 @@ class UacstaServer:
             if lag > 0.1:
                 log.warning("the event loop was %.0f ms late", lag * 1000)
 
-    async def reload_settings(self) -> None:
-        """Take what was just stored (by the admin UI) at once rather than at
-        the next housekeeping round."""
-        await self._reload_settings()
-
     async def apply_telephone_list(self) -> None:
         """The telephone list changed in the store: follow it now."""
         await self.directory.sync_from_store()
@@ -439,7 +434,9 @@ class UacstaServer:
     def services(self) -> list[SipService | HttpService]:
         return [s for s in (self.phones, self.client_sip, self.client_api) if s is not None]
 
-    async def _reload_settings(self) -> None:
+    async def reload_settings(self) -> None:
+        """Take what is stored now: at each housekeeping round when the store
+        changed, and at once after the admin UI stored something."""
         assert self.box is not None and self.registrar is not None
         self._advanced = cast(Advanced, await repo.load_section(self.db, "advanced"))
         self.registrar.policy = self._policy()

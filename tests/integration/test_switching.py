@@ -111,21 +111,7 @@ async def test_a_client_cannot_use_another_clients_cross_reference(lab: Lab) -> 
 
 
 async def test_alternate_call_emulated_with_hold_and_retrieve(lab: Lab) -> None:
-    alice = await lab.client()
-    bob = await lab.client()
-    await watch(alice, "201")
-    await watch(bob, "202")
-    await watch(bob, "203")
-    first = await alice.make_call("201", "202")
-    ringing = await until(bob, m.DeliveredEvent)
-    await bob.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
-    await until(alice, m.EstablishedEvent)
-    second = await alice.consult(first, "203")
-    assert second is not None
-    await until(alice, m.HeldEvent)
-    ringing = await until(bob, m.DeliveredEvent)
-    await bob.answer_call(ringing.csta.connection)  # type: ignore[attr-defined]
-    await until(alice, m.EstablishedEvent)
+    alice, _others, first, second = await three_party(lab)
     received_before = len(lab.phones["snom"].received)
     # snom has no AlternateCall (the manual: emulated by HoldCall + RetrieveCall)
     await alice.alternate(held=first, active=second)
