@@ -41,6 +41,8 @@ async def prepare_store(
     for key, value in client_settings.items():
         setattr(clients, key, value)
     await repo.save_section(db, "client_connection", clients)
+    # Mitel phones' configuration server on any free port (tests run side by side).
+    await repo.set_path(db, "provisioning.http_port", "0")
     await repo.set_client_login(db, CLIENT_LOGIN, CLIENT_PASSWORD, "uacsta")
     await repo.set_client_login(db, "limited", CLIENT_PASSWORD, "uacsta", ["201*"])
     if advanced:

@@ -34,12 +34,15 @@ from .phones.endpoint import PhoneEndpoint
 from .phones.registrar import Registrar, RegistrarPolicy
 from .phones.session import SessionSettings
 from .phones.sessions import SessionManager
+from .provisioning.config_server import create_config_app
+from .provisioning.service import CONFIG_SERVER, Provisioner
 from .secrets_box import SecretBox
 from .settings import (
     Advanced,
     ClientConnection,
     Diagnostics,
     PhoneConnection,
+    ProvisioningOptions,
     TlsSettings,
     default_client_connection,
 )
@@ -85,6 +88,8 @@ class UacstaServer:
         self.client_service_since: datetime | None = None
         self.admin_auth = AdminAuth(self.db)
         self.admin_ui: HttpService | None = None
+        self.config_server: HttpService | None = None  # startup.cfg for Mitel phones
+        self.provisioner: Provisioner | None = None
         self._client_conn: ClientConnection = default_client_connection()
         self.cert_paths: tls.CertificatePaths | None = None
         self.started_at: datetime | None = None
@@ -153,6 +158,13 @@ class UacstaServer:
             self.sessions, resume_window=lambda: float(self._client_conn.resume_window)
         )
         await self.logins.load()
+        self.provisioner = Provisioner(
+            self.db,
+            self.box,
+            self._ca_pem,
+            on_phones_provided=self.apply_telephone_list,
+            bound_port=self._bound_port,
+        )
         self.started_at = datetime.now().astimezone()
         await self.start_phone_service()
         await self.start_client_service()
@@ -238,6 +250,45 @@ class UacstaServer:
         )
         await self.phones.start(phone_conn, context)
         self.phone_service_since = datetime.now().astimezone()
+        await self._start_config_server(phone_conn)
+
+    def _bound_port(self, interface: str, kind: str) -> int | None:
+        service = self.config_server if kind == CONFIG_SERVER else self.phones
+        with contextlib.suppress(KeyError):
+            return service.port(interface, kind) if service is not None else None
+        return None
+
+    def _ca_pem(self) -> str:
+        ca = self.cert_paths.ca if self.cert_paths is not None else None
+        return Path(ca).read_text() if ca else ""
+
+    async def _start_config_server(self, phone_conn: PhoneConnection) -> None:
+        """The configuration server for Mitel phones, on the phone interface that
+        provisioning uses.  Being optional, a port conflict is logged, not fatal."""
+        opts = cast(ProvisioningOptions, await repo.load_section(self.db, "provisioning"))
+        iface = phone_conn.lan if opts.interface == "lan" else phone_conn.wan
+        if opts.http_port is None or not iface.enabled:
+            return
+
+        async def source() -> tuple[str, int, str]:
+            now = cast(ProvisioningOptions, await repo.load_section(self.db, "provisioning"))
+            conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+            face = conn.lan if now.interface == "lan" else conn.wan
+            server = now.server_address or (
+                face.public_address or "" if now.interface == "wan" else ""
+            )
+            port = self._bound_port(now.interface, "TCP") or face.tcp_port or 0
+            return server, port, self._phone_password
+
+        self.config_server = HttpService("phone", create_config_app(source))
+        try:
+            await self.config_server.listen(
+                opts.interface, CONFIG_SERVER, iface.address, opts.http_port, None
+            )
+        except ListenerError as exc:
+            log.error("%s; Mitel phones cannot load startup.cfg", exc)
+            await self.config_server.stop()
+            self.config_server = None
 
     async def start_client_service(self) -> None:
         """Open the client listeners (uaCSTA over SIP on TCP and TLS, the JSON
@@ -319,6 +370,9 @@ class UacstaServer:
     async def stop_phone_service(self) -> None:
         if self.sessions is not None:
             await self.sessions.close()
+        if self.config_server is not None:
+            await self.config_server.stop()
+            self.config_server = None
         if self.phones is not None:
             await self.phones.stop()
             self.phone_service_since = None

@@ -18,6 +18,12 @@ from .phones.identity import normalise_user
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
+def check_host(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]{1,253}", value):
+        raise ValueError(f"{value!r} is not a host name or IP address")
+    return value
+
+
 class Interface(BaseModel):
     """One network interface of the phone or client connection (LAN or WAN)."""
 
@@ -47,9 +53,7 @@ class Interface(BaseModel):
         if value in (None, ""):
             return None
         assert value is not None
-        if not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]{1,253}", value):
-            raise ValueError(f"{value!r} is not a host name or IP address")
-        return value
+        return check_host(value)
 
     def ports(self) -> list[tuple[str, int]]:
         """The ports this interface listens on, by kind."""
@@ -271,10 +275,45 @@ class TlsSettings(BaseModel):
         return self
 
 
+class ProvisioningOptions(BaseModel):
+    """The *Options* of the manual's Manage telephones dialog (3.5.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    web_user: str = Field(
+        "admin", max_length=64, description="User name of the phones' web interface"
+    )
+    restart: bool = Field(
+        True, description="Restart the telephones after providing or deleting provisioning"
+    )
+    interface: Literal["lan", "wan"] = Field(
+        "lan", description="Phone connection interface the telephones register with"
+    )
+    transport: Literal["TCP", "TLS"] = Field("TCP", description="Connection protocol")
+    server_address: str = Field(
+        "",
+        description="Address the telephones contact (DNS name or IP). Empty: the interface's "
+        "public address (WAN), its listen address, or the address the phone is reached from",
+    )
+    expiry: int = Field(300, ge=60, le=86400, description="Registration period (seconds)")
+    http_port: Port | None = Field(
+        8088,
+        description="Port of uacsta's configuration server for phones that load their uaCSTA "
+        "settings from a file (Mitel startup.cfg); empty turns it off",
+    )
+    concurrency: int = Field(16, ge=1, le=256, description="Telephones provided at the same time")
+
+    @field_validator("server_address")
+    @classmethod
+    def _server(cls, value: str) -> str:
+        value = value.strip()
+        return check_host(value) if value else value
+
+
 SECTIONS: dict[str, tuple[type[BaseModel], Any]] = {
     "phone_connection": (PhoneConnection, default_phone_connection),
     "client_connection": (ClientConnection, default_client_connection),
     "advanced": (Advanced, Advanced),
     "diagnostics": (Diagnostics, Diagnostics),
     "tls": (TlsSettings, TlsSettings),
+    "provisioning": (ProvisioningOptions, ProvisioningOptions),
 }

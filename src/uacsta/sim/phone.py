@@ -126,6 +126,7 @@ class SimPhoneConfig:
     # connect and register again when the connection drops (server restart).
     stay_registered: bool = True
     keepalive: float = 30.0  # RFC 5626 CRLFCRLF ping interval on the connection (0: none)
+    local_address: str | None = None  # the phone's own IP (a device on a test network)
 
 
 @dataclass
@@ -218,6 +219,7 @@ class SimPhone:
             cfg.server_port,
             ssl=cfg.tls,
             server_hostname=cfg.server_host if cfg.tls else None,
+            local_addr=(cfg.local_address, 0) if cfg.local_address else None,
         )
         self._local = self._writer.get_extra_info("sockname")[:2]
         self._task = asyncio.get_running_loop().create_task(self._read_loop())

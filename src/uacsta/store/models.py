@@ -66,3 +66,17 @@ class AdminAccount(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Provisioned(Base):
+    """What provisioning wrote to one phone, and each key's value before, so
+    that *Delete provisioning* removes exactly that (manual 3.5.1)."""
+
+    __tablename__ = "provisioned"
+    mac: Mapped[str] = mapped_column(String(12), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    ip: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(64))
+    written: Mapped[dict[str, str]] = mapped_column(JSON)
+    previous: Mapped[dict[str, str | None]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -15,10 +15,11 @@ from ..secrets_box import SecretBox
 from ..settings import SECTIONS
 from ..sip.digest import compute_ha1
 from .db import Database
-from .models import AdminAccount, ClientLogin, Phone, Secret, Setting
+from .models import AdminAccount, ClientLogin, Phone, Provisioned, Secret, Setting
 
 REVISION_KEY = "_revision"
 PHONE_PASSWORD = "phone_password"
+PHONE_WEB_PASSWORD = "provisioning_web_password"
 
 
 class SettingsError(ValueError):
@@ -184,6 +185,20 @@ async def set_enabled(db: Database, mac: str, enabled: bool) -> bool:
         return bool(getattr(result, "rowcount", 0))
 
 
+async def put_in_operation(db: Database, macs: Sequence[str], vendor: str, ip: str) -> None:
+    """Telephones just provided are meant to be controlled: listed and enabled
+    before they first register, whatever *automatically put phones into
+    operation* says."""
+    async with db.session() as s, s.begin():
+        for mac in macs:
+            row = await s.get(Phone, mac)
+            if row is None:
+                s.add(Phone(mac=mac, vendor=vendor, last_ip=ip, status="offline", enabled=True))
+            else:
+                row.enabled = True
+        await _bump(s)
+
+
 async def remove_phone(db: Database, mac: str) -> bool:
     async with db.session() as s, s.begin():
         result = await s.execute(delete(Phone).where(Phone.mac == mac))
@@ -284,6 +299,59 @@ async def count_admins(db: Database) -> int:
 async def remove_admin(db: Database, name: str) -> bool:
     async with db.session() as s, s.begin():
         result = await s.execute(delete(AdminAccount).where(AdminAccount.name == name))
+        return bool(getattr(result, "rowcount", 0))
+
+
+# -- provisioning records ----------------------------------------------------
+
+
+async def save_provisioned(
+    db: Database,
+    mac: str,
+    vendor: str,
+    ip: str,
+    slot: str,
+    written: dict[str, str],
+    previous: dict[str, str | None],
+) -> None:
+    """Record a push; a push again to the same phone keeps the values from
+    before the first one, so that a delete restores the phone as it was."""
+    async with db.session() as s, s.begin():
+        row = await s.get(Provisioned, mac)
+        if row is None:
+            s.add(
+                Provisioned(
+                    mac=mac,
+                    vendor=vendor,
+                    ip=ip,
+                    slot=slot,
+                    written=written,
+                    previous=previous,
+                    at=utcnow(),
+                )
+            )
+            return
+        kept = dict(row.previous)
+        for key, value in previous.items():
+            kept.setdefault(key, value)
+        row.vendor, row.ip, row.slot, row.at = vendor, ip, slot, utcnow()
+        row.written = {**row.written, **written}
+        row.previous = kept
+
+
+async def get_provisioned(db: Database, mac: str) -> Provisioned | None:
+    async with db.session() as s:
+        return await s.get(Provisioned, mac)
+
+
+async def list_provisioned(db: Database) -> Sequence[Provisioned]:
+    async with db.session() as s:
+        return (await s.scalars(select(Provisioned).order_by(Provisioned.mac))).all()
+
+
+async def remove_provisioned(db: Database, mac: str) -> bool:
+    async with db.session() as s, s.begin():
+        result = await s.execute(delete(Provisioned).where(Provisioned.mac == mac))
         return bool(getattr(result, "rowcount", 0))
 
 

@@ -1,0 +1,34 @@
+"""uacsta's configuration server for phones that load their uaCSTA settings
+from a file: Mitel 6800 phones fetch ``startup.cfg`` from the server their
+*Configuration Server* setting names (manual 3.5.1.2); provisioning points
+that setting here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from .accounts import MITEL_PATH, mitel_startup_cfg
+
+log = logging.getLogger("uacsta.provisioning")
+
+# (server address for the phones or "" for the one they asked, TCP port, password)
+Source = Callable[[], Awaitable[tuple[str, int, str]]]
+
+
+def create_config_app(source: Source) -> Starlette:
+    async def startup_cfg(request: Request) -> Response:
+        server, port, password = await source()
+        if not port:
+            return PlainTextResponse("the phone connection has no TCP port\n", 503)
+        host = server or (request.url.hostname or "")
+        client = request.client.host if request.client else "?"
+        log.info("startup.cfg sent to %s (csta proxy %s, port %d)", client, host, port)
+        return PlainTextResponse(mitel_startup_cfg(host, port, password))
+
+    return Starlette(routes=[Route(f"/{MITEL_PATH}/startup.cfg", startup_cfg)])

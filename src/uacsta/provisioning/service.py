@@ -1,0 +1,479 @@
+"""Provisioning as the administrator runs it (manual 3.5.1): find telephones,
+provide the selected ones with the uaCSTA account, delete provisioning.
+
+The asyncio shell around the sans-IO parts: UDP sockets for the OPTIONS probe
+and the plug-and-play listener, httpx for the phones' web interfaces, the
+store for what was written.  Every phone is worked on in its own task and
+ends with its own :class:`Outcome`: one phone failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import cast
+
+import httpx
+import psutil
+
+from ..logs import log_tag
+from ..secrets_box import SecretBox
+from ..settings import PhoneConnection, ProvisioningOptions
+from ..store import repo
+from ..store.db import Database
+from . import accounts
+from .accounts import Account, ProvisioningError
+from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
+from .webui import DIALECTS, Dialect, Identity, WebError
+
+log = logging.getLogger("uacsta.provisioning")
+WEB_TIMEOUT = 5.0
+CONFIG_SERVER = "HTTP (configuration server)"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalInterface:
+    """An IPv4 address of this host that discovery can search from."""
+
+    name: str
+    ip: str
+    broadcast: str
+
+
+def local_interfaces() -> list[LocalInterface]:
+    out = []
+    for name, addrs in sorted(psutil.net_if_addrs().items()):
+        for a in addrs:
+            if a.family != socket.AF_INET or not a.netmask:
+                continue
+            net = ipaddress.IPv4Network(f"{a.address}/{a.netmask}", strict=False)
+            out.append(LocalInterface(name, a.address, a.broadcast or str(net.broadcast_address)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A telephone to provide: its IP and what discovery learnt about it."""
+
+    ip: str
+    vendor: str = ""
+    mac: str = ""
+    web_port: int = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ip: str
+    vendor: str
+    mac: str
+    state: str  # done, needs restart, failed
+    detail: str
+    slot: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state != "failed"
+
+
+Report = Callable[
+    [str, object], None
+]  # ("progress", text) / ("found", Sighting) / ("result", Outcome)
+
+
+def _quiet(kind: str, payload: object) -> None:
+    pass
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, queue: asyncio.Queue[tuple[bytes, str]]) -> None:
+        self.queue = queue
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self.queue.put_nowait((data, str(addr[0])))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("discovery socket: %s", exc)
+
+
+def _describe(exc: BaseException, ip: str) -> str:
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ReadTimeout | httpx.PoolTimeout):
+        return f"no answer from the web interface at {ip} within {WEB_TIMEOUT:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot reach the web interface at {ip} ({exc or 'connection failed'})"
+    if isinstance(exc, httpx.HTTPError):
+        return f"web interface at {ip}: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+class Provisioner:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        ca_pem: Callable[[], str] = lambda: "",
+        on_phones_provided: Callable[[], Awaitable[None]] | None = None,
+        bound_port: Callable[[str, str], int | None] = lambda _iface, _kind: None,
+    ) -> None:
+        self.db = db
+        self.box = box
+        self.ca_pem = ca_pem
+        self.on_phones_provided = on_phones_provided
+        # The port a running server listens on for (interface, kind), where the
+        # settings say 0 (any free port) or the server is not in this process.
+        self.bound_port = bound_port
+
+    async def options(self) -> ProvisioningOptions:
+        return cast(ProvisioningOptions, await repo.load_section(self.db, "provisioning"))
+
+    async def web_login(self) -> tuple[str, str]:
+        opts = await self.options()
+        password = await repo.get_secret(self.db, self.box, repo.PHONE_WEB_PASSWORD)
+        return opts.web_user, password or ""
+
+    # -- the web interface ------------------------------------------------------------
+
+    def _client(
+        self, target: Target, dialect: Dialect, user: str, password: str
+    ) -> httpx.AsyncClient:
+        async def request_hook(request: httpx.Request) -> None:
+            log.debug(
+                "%s %s",
+                request.method,
+                request.url.copy_with(query=None),
+                extra={"tag": target.mac},
+            )
+
+        async def response_hook(response: httpx.Response) -> None:
+            log.debug(
+                "%s %s: HTTP %d",
+                response.request.method,
+                response.request.url.copy_with(query=None),
+                response.status_code,
+                extra={"tag": target.mac},
+            )
+
+        host = f"[{target.ip}]" if ":" in target.ip else target.ip
+        return httpx.AsyncClient(
+            base_url=f"http://{host}:{target.web_port}",
+            auth=dialect.auth(user, password),
+            timeout=WEB_TIMEOUT,
+            event_hooks={"request": [request_hook], "response": [response_hook]},
+            trust_env=False,
+        )
+
+    async def identify(self, target: Target, user: str, password: str) -> Sighting:
+        """The phone as its web interface describes it; the vendor is tried
+        from the sighting, else each vendor in turn."""
+        vendors = [target.vendor] if target.vendor in DIALECTS else list(DIALECTS)
+        last: BaseException | None = None
+        for vendor in vendors:
+            dialect = DIALECTS[vendor]
+            try:
+                async with self._client(target, dialect, user, password) as http:
+                    await dialect.login(http, user, password)
+                    who: Identity = await dialect.identify(http)
+            except (WebError, httpx.HTTPError, ValueError) as exc:
+                last = exc
+                if isinstance(exc, httpx.ConnectError | httpx.TimeoutException):
+                    break  # nothing listens there: no other vendor will answer either
+                continue
+            if who.mac:
+                return Sighting(
+                    target.ip, vendor, who.model, who.firmware, who.mac, "web interface"
+                )
+        raise WebError(_describe(last, target.ip) if last else "not identified")
+
+    # -- find telephones -------------------------------------------------------------
+
+    async def find(
+        self,
+        local_ip: str | None,
+        addresses: list[str],
+        duration: float = 3.0,
+        report: Report = _quiet,
+    ) -> list[Sighting]:
+        """OPTIONS to the interface's broadcast address, sip.mcast.net and each
+        given address; PnP SUBSCRIBEs heard meanwhile; then each phone's web
+        interface for its MAC, model and firmware."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
+        found: dict[str, Sighting] = {}
+        transports: list[asyncio.DatagramTransport] = []
+        user, password = await self.web_login()
+        iface = next((i for i in local_interfaces() if i.ip == local_ip), None)
+        try:
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            probe.bind((local_ip or "0.0.0.0", 0))
+            if local_ip:
+                probe.setsockopt(
+                    socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local_ip)
+                )
+            probe.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Datagrams(queue), sock=probe
+            )
+            transports.append(transport)
+            pnp = self._pnp_socket(local_ip)
+            if pnp is None:
+                report(
+                    "progress",
+                    "not listening for plug-and-play SUBSCRIBEs: UDP port 5060 is in use",
+                )
+            else:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Datagrams(queue), sock=pnp
+                )
+                transports.append(transport)
+            sent_from = probe.getsockname()
+            destinations = list(addresses)
+            if local_ip and iface is not None:
+                destinations += [iface.broadcast, SIP_MCAST]
+            report(
+                "progress",
+                f"searching from {local_ip or 'all interfaces'}: OPTIONS to "
+                f"{len(destinations)} destinations, listening {duration:g} s",
+            )
+            for _ in range(2):  # UDP may lose one
+                for dest in destinations:
+                    data = options_request(local_ip or sent_from[0], sent_from[1], dest)
+                    with contextlib.suppress(OSError):
+                        transports[0].sendto(data, (dest, SIP_PORT))
+                await asyncio.sleep(0.2)
+            fingerprints: set[asyncio.Task[None]] = set()
+
+            async def fingerprint(seen: Sighting) -> None:
+                try:
+                    web = await self.identify(
+                        Target(seen.ip, seen.vendor, seen.mac), user, password
+                    )
+                    seen = web.merged(seen) if not seen.mac or web.mac == seen.mac else seen
+                except WebError as exc:
+                    seen = replace(seen, source=f"{seen.source} (web interface: {exc})")
+                found[seen.ip] = seen
+                report("found", seen)
+
+            deadline = loop.time() + duration
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    data, ip = await asyncio.wait_for(queue.get(), left)
+                except TimeoutError:
+                    break
+                seen = read_datagram(data, ip)
+                if seen is None or ip == local_ip:
+                    continue
+                if ip in found:
+                    found[ip] = found[ip].merged(seen)
+                    continue
+                found[ip] = seen
+                report("progress", f"{ip} answered ({seen.source}); asking its web interface")
+                task = loop.create_task(fingerprint(seen))
+                fingerprints.add(task)
+            # Addresses given by hand that said nothing over SIP: their web interface may.
+            for ip in addresses:
+                if ip not in found:
+                    found[ip] = Sighting(ip, source="manual")
+                    fingerprints.add(loop.create_task(fingerprint(found[ip])))
+            if fingerprints:
+                await asyncio.gather(*fingerprints)
+        finally:
+            for t in transports:
+                t.close()
+        report("progress", f"search finished: {len(found)} telephones")
+        return sorted(found.values(), key=lambda s: ipaddress.ip_address(s.ip))
+
+    @staticmethod
+    def _pnp_socket(local_ip: str | None) -> socket.socket | None:
+        """Booting snom, Yealink and Poly phones SUBSCRIBE to sip.mcast.net:5060."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", SIP_PORT))
+            mreq = struct.pack(
+                "4s4s", socket.inet_aton(SIP_MCAST), socket.inet_aton(local_ip or "0.0.0.0")
+            )
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        except OSError as exc:
+            log.info("plug-and-play listener unavailable: %s", exc)
+            sock.close()
+            return None
+        return sock
+
+    # -- provide and delete ----------------------------------------------------------
+
+    async def _account(self, target: Target, mac: str, opts: ProvisioningOptions) -> Account:
+        conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+        iface = conn.lan if opts.interface == "lan" else conn.wan
+        label = opts.interface.upper()
+        if not iface.enabled:
+            raise ProvisioningError(f"the phone connection's {label} interface is off")
+        port = self.bound_port(opts.interface, opts.transport) or (
+            iface.tcp_port if opts.transport == "TCP" else iface.tls_port
+        )
+        if not port:
+            raise ProvisioningError(
+                f"the phone connection's {label} interface has no {opts.transport} port"
+            )
+        server = opts.server_address or (iface.public_address if opts.interface == "wan" else None)
+        if not server:
+            server = (
+                iface.address if iface.address not in ("0.0.0.0", "::") else _route_to(target.ip)
+            )
+        password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD) or ""
+        return Account(
+            mac=mac,
+            password=password,
+            server=server,
+            port=port,
+            transport=opts.transport,
+            expiry=opts.expiry,
+            ca_pem=self.ca_pem() if opts.transport == "TLS" else "",
+            config_port=self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0,
+        )
+
+    async def push(self, targets: list[Target], report: Report = _quiet) -> list[Outcome]:
+        return await self._each(targets, self._push_one, report)
+
+    async def delete(self, targets: list[Target], report: Report = _quiet) -> list[Outcome]:
+        return await self._each(targets, self._delete_one, report)
+
+    async def _each(
+        self,
+        targets: list[Target],
+        work: Callable[[Target, ProvisioningOptions, tuple[str, str]], Awaitable[Outcome]],
+        report: Report,
+    ) -> list[Outcome]:
+        opts = await self.options()
+        login = await self.web_login()
+        limit = asyncio.Semaphore(opts.concurrency)
+
+        async def one(target: Target) -> Outcome:
+            async with limit:
+                log_tag.set(target.mac)
+                try:
+                    outcome = await work(target, opts, login)
+                except (WebError, ProvisioningError, httpx.HTTPError, OSError, ValueError) as exc:
+                    outcome = Outcome(
+                        target.ip, target.vendor, target.mac, "failed", _describe(exc, target.ip)
+                    )
+                level = logging.INFO if outcome.ok else logging.WARNING
+                log.log(
+                    level,
+                    "telephone %s (%s %s): %s%s",
+                    outcome.ip,
+                    outcome.vendor or "?",
+                    outcome.mac or "?",
+                    outcome.state,
+                    f": {outcome.detail}" if outcome.detail else "",
+                    extra={"tag": outcome.mac},
+                )
+                report("result", outcome)
+                return outcome
+
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+
+    async def _open(
+        self, target: Target, login: tuple[str, str]
+    ) -> tuple[Dialect, httpx.AsyncClient, Identity]:
+        if target.vendor not in DIALECTS:
+            found = await self.identify(target, *login)
+            target = replace(target, vendor=found.vendor)
+        dialect = DIALECTS[target.vendor]
+        http = self._client(target, dialect, *login)
+        try:
+            await dialect.login(http, *login)
+            who = await dialect.identify(http)
+        except BaseException:
+            await http.aclose()
+            raise
+        if target.mac and who.mac and who.mac != target.mac:
+            await http.aclose()
+            raise WebError(
+                f"the phone at {target.ip} is now {who.mac}, not {target.mac}; search again"
+            )
+        return dialect, http, who
+
+    async def _push_one(
+        self, target: Target, opts: ProvisioningOptions, login: tuple[str, str]
+    ) -> Outcome:
+        dialect, http, who = await self._open(target, login)
+        async with contextlib.aclosing(http):
+            mac = who.mac or target.mac
+            account = await self._account(target, mac, opts)
+            keys = accounts.poly_keys() if dialect.vendor == "poly" else []
+            current = await dialect.read(http, keys)
+            plan = accounts.plan(dialect.vendor, current, account)
+            previous = {k: current.get(k) for k in plan.writes}
+            await dialect.write(http, plan.writes)
+            await repo.save_provisioned(
+                self.db, mac, dialect.vendor, target.ip, plan.slot, plan.writes, previous
+            )
+            users = [
+                r.user
+                for r in accounts.registrations(dialect.vendor, {**current, **plan.writes}, mac)
+            ]
+            await repo.put_in_operation(self.db, users or [mac], dialect.vendor, target.ip)
+            if self.on_phones_provided is not None:
+                await self.on_phones_provided()
+            where = f"{account.server}:{account.port} over {account.transport}"
+            detail = f"{plan.slot}: registers with {where}"
+            if not opts.restart:
+                return Outcome(target.ip, dialect.vendor, mac, "needs restart", detail, plan.slot)
+            await dialect.restart(http)
+            return Outcome(
+                target.ip, dialect.vendor, mac, "done", detail + "; restarting", plan.slot
+            )
+
+    async def _delete_one(
+        self, target: Target, opts: ProvisioningOptions, login: tuple[str, str]
+    ) -> Outcome:
+        dialect, http, who = await self._open(target, login)
+        async with contextlib.aclosing(http):
+            mac = who.mac or target.mac
+            keys = accounts.poly_keys() if dialect.vendor == "poly" else []
+            record = await repo.get_provisioned(self.db, mac)
+            if record is not None:
+                keys = sorted(set(keys) | set(record.written))
+                current = await dialect.read(http, keys)
+                writes, changed = accounts.undo(record.written, record.previous, current)
+                slot = record.slot
+            else:
+                # Provided by another server or by hand: find our account by its user name.
+                current = await dialect.read(http, keys)
+                account = await self._account(target, mac, opts)
+                plan = accounts.plan(dialect.vendor, current, account)
+                if (
+                    not accounts.registrations(dialect.vendor, {**current}, mac)
+                    and dialect.vendor != "mitel"
+                ):
+                    return Outcome(
+                        target.ip,
+                        dialect.vendor,
+                        mac,
+                        "failed",
+                        "no uaCSTA account found on the phone",
+                    )
+                writes, changed, slot = {k: "" for k in plan.writes}, [], plan.slot
+            await dialect.write(http, writes)
+            await repo.remove_provisioned(self.db, mac)
+            detail = f"{slot} removed"
+            if changed:
+                detail += f"; left as changed since: {', '.join(sorted(changed))}"
+            if not opts.restart:
+                return Outcome(target.ip, dialect.vendor, mac, "needs restart", detail, slot)
+            await dialect.restart(http)
+            return Outcome(target.ip, dialect.vendor, mac, "done", detail + "; restarting", slot)
+
+
+def _route_to(ip: str) -> str:
+    """This host's address on the way to ``ip`` (no packet is sent)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.connect((ip, SIP_PORT))
+        return str(s.getsockname()[0])
