@@ -451,6 +451,176 @@ def cert_regenerate(ctx: click.Context) -> None:
         _print_cert("New local CA (give this to the phones)", paths.ca)
 
 
+# -- provisioning -------------------------------------------------------------------
+
+
+@main.group()
+def provision() -> None:
+    """Find telephones, provide them with the uaCSTA account, delete it (manual 3.5.1).
+
+    Runs from this machine with the stored provisioning options; flags
+    override them for this run only.  Mitel phones load startup.cfg from the
+    running server's configuration server."""
+
+
+def _provisioner(cfg: Config, db: Any) -> Any:
+    from .provisioning.service import Provisioner
+
+    return Provisioner(db, _box(cfg), lambda: _ca_text(cfg))
+
+
+def _ca_text(cfg: Config) -> str:
+    ca = cfg.data_dir / "certs" / "ca.pem"
+    return ca.read_text() if ca.exists() else ""
+
+
+def _report(kind: str, payload: object) -> None:
+    if kind == "progress":
+        click.echo(str(payload), err=True)
+
+
+def _addresses(values: tuple[str, ...]) -> list[str]:
+    from .provisioning.discovery import expand_targets
+
+    try:
+        return expand_targets(" ".join(values))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="ADDRESSES") from None
+
+
+@provision.command("find")
+@click.option("--interface", "local_ip", help="This host's IP address to search from.")
+@click.option(
+    "--address",
+    "addresses",
+    multiple=True,
+    help="Also ask these addresses: IP, range a-b, or network a/n (repeatable).",
+)
+@click.option("--duration", default=3.0, show_default=True, type=click.FloatRange(0.5, 120))
+@click.option("--web-user", help="User name of the phones' web interface.")
+@click.option("--web-password", help="Password of the phones' web interface.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def provision_find(
+    ctx: click.Context,
+    local_ip: str | None,
+    addresses: tuple[str, ...],
+    duration: float,
+    web_user: str | None,
+    web_password: str | None,
+    as_json: bool,
+) -> None:
+    """Find telephones: SIP OPTIONS to the interface's network and to
+    sip.mcast.net, plug-and-play SUBSCRIBEs of booting phones, and the
+    addresses given; each identified by its SIP answer and web interface."""
+    import dataclasses
+
+    from .provisioning.service import local_interfaces
+
+    cfg = _config(ctx)
+    targets = _addresses(addresses)
+    if local_ip is not None and local_ip not in {i.ip for i in local_interfaces()}:
+        known = ", ".join(f"{i.ip} ({i.name})" for i in local_interfaces())
+        raise click.BadParameter(f"{local_ip} is not an address of this host; known: {known}")
+
+    async def work(db: Any) -> Any:
+        prov = _provisioner(cfg, db)
+        if web_user is not None or web_password is not None:
+            stored_user, stored_password = await prov.web_login()
+            prov.web_login = _fixed_login(web_user or stored_user, web_password or stored_password)
+        return await prov.find(local_ip, targets, duration, _report)
+
+    found = _run(_with_store(cfg, work))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(s) for s in found], indent=2))
+        return
+    for s in found:
+        click.echo(
+            f"{s.ip:<16} {s.vendor or '?':<10} {s.model or '?':<18} {s.firmware or '?':<14} "
+            f"{s.mac or '?':<13} {s.source}"
+        )
+
+
+def _fixed_login(user: str, password: str) -> Callable[[], Awaitable[tuple[str, str]]]:
+    async def login() -> tuple[str, str]:
+        return user, password
+
+    return login
+
+
+def _provision_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    decorators: list[Callable[[Any], Any]] = [
+        click.argument("addresses", nargs=-1, required=True),
+        click.option("--vendor", help="Vendor of all the phones (default: asked of each)."),
+        click.option("--web-port", default=80, show_default=True, type=click.IntRange(1, 65535)),
+        click.option("--web-user", help="User name of the phones' web interface."),
+        click.option("--web-password", help="Password of the phones' web interface."),
+        click.option("--restart/--no-restart", default=None, help="Restart the phones."),
+        click.option("--transport", type=click.Choice(["TCP", "TLS"])),
+        click.option("--interface", "iface", type=click.Choice(["lan", "wan"])),
+        click.option("--server-address", help="Address the phones register with."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON results."),
+        click.pass_context,
+    ]
+    for decorate in reversed(decorators):
+        f = decorate(f)
+    return f
+
+
+def _provision_run(ctx: click.Context, action: str, **kw: Any) -> None:
+    import dataclasses
+
+    from .provisioning.service import Target
+
+    cfg = _config(ctx)
+    vendor = kw["vendor"] or ""
+    targets = [Target(ip, vendor, "", kw["web_port"]) for ip in _addresses(kw["addresses"])]
+    names = {
+        "web_user": "web_user",
+        "web_password": "web_password",
+        "restart": "restart",
+        "transport": "transport",
+        "iface": "interface",
+        "server_address": "server_address",
+    }
+    overrides = {field: kw[flag] for flag, field in names.items() if kw[flag] is not None}
+
+    async def work(db: Any) -> Any:
+        prov = _provisioner(cfg, db)
+        return await getattr(prov, action)(targets, _report, overrides)
+
+    from pydantic import ValidationError
+
+    try:
+        outcomes = _run(_with_store(cfg, work))
+    except ValidationError as exc:
+        from .store.repo import format_validation_error
+
+        raise click.ClickException(format_validation_error(exc)) from None
+    if kw["as_json"]:
+        click.echo(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2))
+    else:
+        for o in outcomes:
+            click.echo(f"{o.ip:<16} {o.vendor or '?':<10} {o.mac or '?':<13} {o.state}: {o.detail}")
+    if not all(o.ok for o in outcomes):
+        sys.exit(1)
+
+
+@provision.command("push")
+@_provision_options
+def provision_push(ctx: click.Context, **kw: Any) -> None:
+    """Provide the telephones at ADDRESSES (IPs, ranges a-b, networks a/n) with the
+    uaCSTA account through their web interfaces; each gets its own result."""
+    _provision_run(ctx, "push", **kw)
+
+
+@provision.command("delete")
+@_provision_options
+def provision_delete(ctx: click.Context, **kw: Any) -> None:
+    """Delete provisioning: remove exactly what provisioning wrote to the telephones."""
+    _provision_run(ctx, "delete", **kw)
+
+
 # -- the phone simulator ---------------------------------------------------------------------
 
 
@@ -474,7 +644,7 @@ def cert_regenerate(ctx: click.Context) -> None:
     show_default=True,
     help="Comma-separated vendor profiles, used in turn.",
 )
-@click.option("--password", required=True, help="The phone password of the server.")
+@click.option("--password", help="The phone password of the server (not with --devices).")
 @click.option("--ramp", default=100.0, show_default=True, help="Phones started per second.")
 @click.option("--duration", type=float, help="Seconds to run (default: until Ctrl-C).")
 @click.option(
@@ -515,6 +685,13 @@ def cert_regenerate(ctx: click.Context) -> None:
     show_default=True,
     help="Seconds the outside party rings before it answers.",
 )
+@click.option(
+    "--devices",
+    "devices_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file of phones as network devices (own IP, web interface, not yet "
+    "provided) for provisioning; the other phone options are then unused.",
+)
 def sim(
     server: str,
     use_tls: bool,
@@ -530,9 +707,16 @@ def sim(
     control: str | None,
     external: str,
     external_delay: float,
+    devices_file: Path | None,
 ) -> None:
     """Simulate uaCSTA desk phones against a uacsta server."""
     import ssl as ssl_module
+
+    if devices_file is not None:
+        _sim_devices(devices_file, duration)
+        return
+    if not password:
+        raise click.BadParameter("the server's phone password is needed", param_hint="--password")
 
     from .config import split_listen
     from .sim.runner import PREFIXES, SimOptions, run
@@ -580,6 +764,37 @@ def sim(
     click.echo(result.line())
     if result.registered < result.started:
         sys.exit(1)
+
+
+def _sim_devices(path: Path, duration: float | None) -> None:
+    from .net.service import ListenerError
+    from .sim.device import SimDevices, load_specs
+
+    try:
+        specs = load_specs(path)
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--devices") from None
+
+    async def run() -> str:
+        devices = SimDevices(specs)
+        try:
+            await devices.start()
+        except (ListenerError, OSError) as exc:
+            await devices.stop()
+            raise click.ClickException(f"cannot start the simulated phones: {exc}") from None
+        click.echo(f"{len(specs)} simulated phones up", err=True)
+        try:
+            if duration is None:
+                await asyncio.Event().wait()
+            else:
+                await asyncio.sleep(duration)
+        finally:
+            registered = sum(p.registered for p in devices.phones())
+            await devices.stop()
+        return f"phones {len(specs)}, uaCSTA accounts registered {registered}"
+
+    with contextlib.suppress(KeyboardInterrupt):
+        click.echo(_run(run()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -96,7 +96,7 @@ async def test_push_restart_register_controllable_then_delete(
     await eventually(lambda: len(devices.phones()) == 7, timeout=10)
     macs = users(devices)
     assert sorted(m for m in macs if m.startswith("58gEC6")) == [
-        "58gEC60005" + "01",
+        "58gEC6000501",
         "58gEC6000502",
     ]
 

@@ -30,7 +30,7 @@ from ..store.db import Database
 from . import accounts
 from .accounts import Account, ProvisioningError
 from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
-from .webui import DIALECTS, Dialect, Identity, WebError
+from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
 log = logging.getLogger("uacsta.provisioning")
 WEB_TIMEOUT = 5.0
@@ -81,9 +81,13 @@ class Outcome:
         return self.state != "failed"
 
 
-Report = Callable[
-    [str, object], None
-]  # ("progress", text) / ("found", Sighting) / ("result", Outcome)
+# Options for one run (the CLI's flags), not stored: ProvisioningOptions
+# fields and "web_password".
+Overrides = dict[str, object]
+Login = tuple[str, str]  # the phones' web user and password
+Seen = dict[str, str]  # vendor and MAC as far as known, for a failure's result
+# ("progress", text) / ("found", Sighting) / ("result", Outcome)
+Report = Callable[[str, object], None]
 
 
 def _quiet(kind: str, payload: object) -> None:
@@ -171,7 +175,7 @@ class Provisioner:
         """The phone as its web interface describes it; the vendor is tried
         from the sighting, else each vendor in turn."""
         vendors = [target.vendor] if target.vendor in DIALECTS else list(DIALECTS)
-        last: BaseException | None = None
+        errors: list[BaseException] = []
         for vendor in vendors:
             dialect = DIALECTS[vendor]
             try:
@@ -179,7 +183,7 @@ class Provisioner:
                     await dialect.login(http, user, password)
                     who: Identity = await dialect.identify(http)
             except (WebError, httpx.HTTPError, ValueError) as exc:
-                last = exc
+                errors.append(exc)
                 if isinstance(exc, httpx.ConnectError | httpx.TimeoutException):
                     break  # nothing listens there: no other vendor will answer either
                 continue
@@ -187,7 +191,11 @@ class Provisioner:
                 return Sighting(
                     target.ip, vendor, who.model, who.firmware, who.mac, "web interface"
                 )
-        raise WebError(_describe(last, target.ip) if last else "not identified")
+        # A refused login says more than the pages other vendors would have had.
+        refused = [e for e in errors if isinstance(e, LoginRefused)]
+        if errors:
+            raise WebError(_describe((refused or errors)[-1], target.ip))
+        raise WebError(f"the web interface at {target.ip} did not say which phone it is")
 
     # -- find telephones -------------------------------------------------------------
 
@@ -253,7 +261,9 @@ class Provisioner:
                     web = await self.identify(
                         Target(seen.ip, seen.vendor, seen.mac), user, password
                     )
-                    seen = web.merged(seen) if not seen.mac or web.mac == seen.mac else seen
+                    if not seen.mac or web.mac == seen.mac:
+                        # the web interface knows the model best; the source says both
+                        seen = replace(web.merged(seen), source=f"{seen.source}, {web.source}")
                 except WebError as exc:
                     seen = replace(seen, source=f"{seen.source} (web interface: {exc})")
                 found[seen.ip] = seen
@@ -337,30 +347,42 @@ class Provisioner:
             config_port=self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0,
         )
 
-    async def push(self, targets: list[Target], report: Report = _quiet) -> list[Outcome]:
-        return await self._each(targets, self._push_one, report)
+    async def push(
+        self, targets: list[Target], report: Report = _quiet, overrides: Overrides | None = None
+    ) -> list[Outcome]:
+        return await self._each(targets, self._push_one, report, overrides)
 
-    async def delete(self, targets: list[Target], report: Report = _quiet) -> list[Outcome]:
-        return await self._each(targets, self._delete_one, report)
+    async def delete(
+        self, targets: list[Target], report: Report = _quiet, overrides: Overrides | None = None
+    ) -> list[Outcome]:
+        return await self._each(targets, self._delete_one, report, overrides)
 
     async def _each(
         self,
         targets: list[Target],
-        work: Callable[[Target, ProvisioningOptions, tuple[str, str]], Awaitable[Outcome]],
+        work: Callable[[Target, ProvisioningOptions, Login, Seen], Awaitable[Outcome]],
         report: Report,
+        overrides: Overrides | None,
     ) -> list[Outcome]:
         opts = await self.options()
-        login = await self.web_login()
+        user, password = await self.web_login()
+        if overrides:
+            changes = {k: v for k, v in overrides.items() if k != "web_password"}
+            opts = ProvisioningOptions.model_validate({**opts.model_dump(), **changes})
+            user = opts.web_user
+            password = str(overrides.get("web_password", password))
+        login = (user, password)
         limit = asyncio.Semaphore(opts.concurrency)
 
         async def one(target: Target) -> Outcome:
             async with limit:
                 log_tag.set(target.mac)
+                seen: Seen = {"vendor": target.vendor, "mac": target.mac}
                 try:
-                    outcome = await work(target, opts, login)
+                    outcome = await work(target, opts, login, seen)
                 except (WebError, ProvisioningError, httpx.HTTPError, OSError, ValueError) as exc:
                     outcome = Outcome(
-                        target.ip, target.vendor, target.mac, "failed", _describe(exc, target.ip)
+                        target.ip, seen["vendor"], seen["mac"], "failed", _describe(exc, target.ip)
                     )
                 level = logging.INFO if outcome.ok else logging.WARNING
                 log.log(
@@ -379,30 +401,32 @@ class Provisioner:
         return list(await asyncio.gather(*(one(t) for t in targets)))
 
     async def _open(
-        self, target: Target, login: tuple[str, str]
+        self, target: Target, login: Login, seen: Seen
     ) -> tuple[Dialect, httpx.AsyncClient, Identity]:
         if target.vendor not in DIALECTS:
             found = await self.identify(target, *login)
             target = replace(target, vendor=found.vendor)
+        seen["vendor"] = target.vendor
         dialect = DIALECTS[target.vendor]
         http = self._client(target, dialect, *login)
         try:
             await dialect.login(http, *login)
             who = await dialect.identify(http)
+            if target.mac and who.mac and who.mac != target.mac:
+                raise WebError(
+                    f"the phone at {target.ip} is now {who.mac}, not {target.mac}; search again"
+                )
         except BaseException:
             await http.aclose()
             raise
-        if target.mac and who.mac and who.mac != target.mac:
-            await http.aclose()
-            raise WebError(
-                f"the phone at {target.ip} is now {who.mac}, not {target.mac}; search again"
-            )
+        seen["mac"] = who.mac or target.mac
+        log_tag.set(seen["mac"])
         return dialect, http, who
 
     async def _push_one(
-        self, target: Target, opts: ProvisioningOptions, login: tuple[str, str]
+        self, target: Target, opts: ProvisioningOptions, login: Login, seen: Seen
     ) -> Outcome:
-        dialect, http, who = await self._open(target, login)
+        dialect, http, who = await self._open(target, login, seen)
         async with contextlib.aclosing(http):
             mac = who.mac or target.mac
             account = await self._account(target, mac, opts)
@@ -431,9 +455,9 @@ class Provisioner:
             )
 
     async def _delete_one(
-        self, target: Target, opts: ProvisioningOptions, login: tuple[str, str]
+        self, target: Target, opts: ProvisioningOptions, login: Login, seen: Seen
     ) -> Outcome:
-        dialect, http, who = await self._open(target, login)
+        dialect, http, who = await self._open(target, login, seen)
         async with contextlib.aclosing(http):
             mac = who.mac or target.mac
             keys = accounts.poly_keys() if dialect.vendor == "poly" else []
