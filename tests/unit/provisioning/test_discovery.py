@@ -54,7 +54,8 @@ PNP = (
     "From: <sip:000413AABBCC@224.0.1.75>;tag=1\r\n"
     "To: <sip:000413AABBCC@224.0.1.75>\r\n"
     "Call-ID: 1@10.0.0.9\r\nCSeq: 1 SUBSCRIBE\r\n"
-    'Event: ua-profile;profile-type="device";vendor="snom";model="snomD785";version="10.1.54.13"\r\n'
+    'Event: ua-profile;profile-type="device";vendor="snom";model="snomD785";'
+    'version="10.1.54.13"\r\n'
     "Content-Length: 0\r\n\r\n"
 )
 
@@ -82,7 +83,7 @@ def test_event_params() -> None:
 
 @given(st.binary(max_size=600))
 def test_garbage_is_never_a_phone_and_never_raises(data: bytes) -> None:
-    assert read_datagram(data, "10.0.0.1") is None or True  # must not raise
+    read_datagram(data, "10.0.0.1")  # whatever it is, it must not raise
     assert read_datagram(b"SIP/2.0 200 OK\r\n" + data, "10.0.0.1") is None
 
 
