@@ -35,6 +35,7 @@ from .phones.registrar import Registrar, RegistrarPolicy
 from .phones.session import SessionSettings
 from .phones.sessions import SessionManager
 from .provisioning.config_server import create_config_app
+from .provisioning.jobs import Jobs
 from .provisioning.service import CONFIG_SERVER, Provisioner
 from .secrets_box import SecretBox
 from .settings import (
@@ -90,6 +91,7 @@ class UacstaServer:
         self.admin_ui: HttpService | None = None
         self.config_server: HttpService | None = None  # startup.cfg for Mitel phones
         self.provisioner: Provisioner | None = None
+        self.provisioning_jobs = Jobs()
         self._client_conn: ClientConnection = default_client_connection()
         self.cert_paths: tls.CertificatePaths | None = None
         self.started_at: datetime | None = None
@@ -388,6 +390,7 @@ class UacstaServer:
         self._tasks.clear()
         if self.admin_ui is not None:
             await self.admin_ui.stop()
+        await self.provisioning_jobs.close()
         await self.stop_client_service()
         if self.switching is not None:
             await self.switching.close()

@@ -50,6 +50,10 @@ async def stored(api: httpx.AsyncClient, section: str) -> dict[str, object]:
         ("diagnostics", {"log_folder": "/proc/uacsta-nope"}, "log"),
         ("tls", {"cert_file": "/etc/hostname", "key_file": ""}, "both a certificate"),
         ("advanced", {"no_such_setting": 1}, "no_such_setting"),
+        ("provisioning", {"transport": "UDP"}, "'TCP' or 'TLS'"),
+        ("provisioning", {"expiry": 5}, "greater than or equal to 60"),
+        ("provisioning", {"server_address": "bad host!"}, "not a host name"),
+        ("provisioning", {"concurrency": 0}, "greater than or equal to 1"),
     ],
 )
 async def test_bad_settings_are_refused_and_change_nothing(
@@ -229,3 +233,55 @@ async def test_openapi_document(api: httpx.AsyncClient) -> None:
         "/api/status",
         "/api/logs",
     } <= set(doc["paths"])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "reason"),
+    [
+        ("find", {"interface": "192.0.2.1"}, 422, "not an address of this host"),
+        ("find", {"addresses": "10.0.0.9-5"}, 422, "not an IP address, a range"),
+        ("find", {"addresses": "10.0.0.0/8"}, 422, "not an IP address, a range"),
+        ("find", {}, 422, "choose an interface"),
+        ("find", {"addresses": "127.0.0.1", "duration": 500}, 422, "0.5 to 120"),
+        ("push", {"phones": []}, 422, "at least 1"),
+        ("push", {"phones": [{"ip": "phone-1"}]}, 422, "not an IP address"),
+        ("delete", {"phones": [{"ip": "127.0.0.1", "web_port": 0}]}, 422, "greater than"),
+    ],
+)
+async def test_provisioning_requests_are_checked(
+    api: httpx.AsyncClient, path: str, body: dict[str, object], status: int, reason: str
+) -> None:
+    r = await api.post(f"/api/provisioning/{path}", json=body)
+    assert r.status_code == status, r.text
+    assert reason in r.text
+
+
+async def test_provisioning_job_followed_to_its_end(api: httpx.AsyncClient) -> None:
+    """A search of an address where no phone is: the job ends with it listed
+    as unidentified, and a push there fails with the reason, per phone."""
+    assert (
+        await api.put("/api/provisioning/web-password", json={"password": "x"})
+    ).status_code == 204
+    r = await api.post("/api/provisioning/find", json={"addresses": "127.0.0.77", "duration": 0.5})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "find" and job["done"] is False
+
+    async def finished() -> bool:
+        nonlocal job
+        job = (await api.get(f"/api/provisioning/jobs/{job['id']}")).json()
+        return bool(job["done"])
+
+    await eventually(finished, timeout=15)
+    assert [f["ip"] for f in job["found"]] == ["127.0.0.77"]
+    assert job["found"][0]["mac"] == ""
+    assert job["progress"][-1] == "search finished: 1 telephones"
+    r = await api.post(
+        "/api/provisioning/push", json={"phones": [{"ip": "127.0.0.77", "vendor": "snom"}]}
+    )
+    job = r.json()
+    await eventually(finished, timeout=15)
+    (result,) = job["results"]
+    assert result["state"] == "failed" and "cannot reach the web interface" in result["detail"]
+    assert (await api.get("/api/provisioning/jobs/nope")).status_code == 404
+    assert (await api.get("/api/provisioning/records")).json() == []

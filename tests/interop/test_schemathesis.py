@@ -64,9 +64,12 @@ def test_no_server_errors_from_the_admin_and_client_apis(tmp_path: Path) -> None
             f"http://127.0.0.1:{admin_port}/api/openapi.json",
             "admin:admin-Password-1",
             tmp_path,
-            # stopping the services would only make the rest of the run moot
+            # stopping the services would only make the rest of the run moot;
+            # provisioning would send to whatever addresses it made up, and
+            # tests talk to loopback and their own namespaces only (its
+            # validation is tested in test_admin_api)
             "--exclude-path-regex",
-            "/api/services/.*",
+            "/api/services/.*|/api/provisioning/(find|push|delete)",
         )
         assert admin.returncode == 0, admin.stdout[-6000:] + proc.output()[-3000:]
     finally:

@@ -31,7 +31,10 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from .. import __version__
+from ..provisioning.jobs import Job
+from ..provisioning.service import Target
 from ..settings import SECTIONS, parse_mac_list
+from ..store import repo
 from .auth import COOKIE, AdminAuth, AdminSession
 from .service import AdminError, AdminService
 
@@ -62,6 +65,25 @@ class Enabled(BaseModel):
 
 class Password(BaseModel):
     password: str = Field(min_length=1, max_length=256)
+
+
+class FindRequest(BaseModel):
+    interface: str = Field("", description="This host's IP address to search from (broadcast)")
+    addresses: str = Field(
+        "", description="Addresses to ask as well: IPs, ranges a-b, networks a/n"
+    )
+    duration: float = Field(3.0, description="Seconds to listen for answers")
+
+
+class PhoneRef(BaseModel):
+    ip: str
+    vendor: str = ""
+    mac: str = ""
+    web_port: int = Field(80, ge=1, le=65535)
+
+
+class ProvideRequest(BaseModel):
+    phones: list[PhoneRef] = Field(min_length=1, max_length=10_000)
 
 
 class ClientChange(BaseModel):
@@ -244,6 +266,69 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
+    # -- Manage telephones (provisioning) -----------------------------------------------
+
+    @app.get("/telephones/manage", response_class=HTMLResponse, include_in_schema=False)
+    async def manage_page(request: Request, session: Admin) -> Response:
+        model, _ = SECTIONS["provisioning"]
+        assert server.box is not None
+        password = await repo.get_secret(server.db, server.box, repo.PHONE_WEB_PASSWORD)
+        return page(
+            request,
+            "manage-telephones",
+            session,
+            options=(await service.settings("provisioning")).model_dump(mode="json"),
+            fields=model.model_fields,
+            interfaces=service.interfaces(),
+            records=await service.provisioned(),
+            web_password_set=bool(password),
+        )
+
+    def job_fragment(request: Request, job: Job) -> Response:
+        return templates.TemplateResponse(request, "provisioning_job.html", {"job": job})
+
+    @app.post("/ui/provisioning/find", include_in_schema=False)
+    async def find_form(
+        request: Request,
+        session: Admin,
+        interface: Annotated[str, Form()] = "",
+        addresses: Annotated[str, Form()] = "",
+        duration: Annotated[str, Form()] = "3",
+    ) -> Response:
+        try:
+            seconds = float(duration)
+        except ValueError:
+            raise AdminError(f"{duration!r} is not a number of seconds") from None
+        return job_fragment(request, service.find(interface, addresses, seconds))
+
+    async def provide_form(request: Request, action: str) -> Response:
+        form = await request.form()
+        targets = []
+        for value in form.getlist("phone"):
+            ip, _, rest = str(value).partition("|")
+            vendor, _, mac = rest.partition("|")
+            targets.append(Target(ip, vendor, mac))
+        return job_fragment(request, service.provide(action, targets))
+
+    @app.post("/ui/provisioning/push", include_in_schema=False)
+    async def push_form(request: Request, session: Admin) -> Response:
+        return await provide_form(request, "push")
+
+    @app.post("/ui/provisioning/delete", include_in_schema=False)
+    async def delete_form(request: Request, session: Admin) -> Response:
+        return await provide_form(request, "delete")
+
+    @app.get("/ui/provisioning/jobs/{job_id}", include_in_schema=False)
+    async def job_form(request: Request, job_id: str, session: Admin) -> Response:
+        return job_fragment(request, service.job(job_id))
+
+    @app.post("/ui/provisioning/web-password", include_in_schema=False)
+    async def web_password_form(
+        request: Request, session: Admin, password: Annotated[str, Form()] = ""
+    ) -> Response:
+        await service.set_web_password(password)
+        return done(request, "Web interface password stored.")
+
     @app.post("/ui/telephones/{mac}/enabled", include_in_schema=False)
     async def toggle_phone(
         request: Request, mac: str, session: Admin, enabled: Annotated[str, Form()] = ""
@@ -400,6 +485,41 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
     async def api_remove_phone(mac: str, session: Admin) -> None:
         await service.remove_phone(mac)
 
+    @app.get("/api/provisioning/interfaces", tags=["provisioning"])
+    async def api_interfaces(session: Admin) -> list[dict[str, str]]:
+        """This host's IPv4 addresses that a search can start from."""
+        return service.interfaces()
+
+    @app.post("/api/provisioning/find", status_code=202, tags=["provisioning"])
+    async def api_find(body: FindRequest, session: Admin) -> dict[str, Any]:
+        """Start a search; follow it at ``/api/provisioning/jobs/{id}``."""
+        return service.find(body.interface, body.addresses, body.duration).as_json()
+
+    @app.post("/api/provisioning/push", status_code=202, tags=["provisioning"])
+    async def api_push(body: ProvideRequest, session: Admin) -> dict[str, Any]:
+        """Provide the telephones with the uaCSTA account (the stored options)."""
+        targets = [Target(p.ip, p.vendor, p.mac, p.web_port) for p in body.phones]
+        return service.provide("push", targets).as_json()
+
+    @app.post("/api/provisioning/delete", status_code=202, tags=["provisioning"])
+    async def api_delete(body: ProvideRequest, session: Admin) -> dict[str, Any]:
+        """Delete provisioning: remove exactly what was written."""
+        targets = [Target(p.ip, p.vendor, p.mac, p.web_port) for p in body.phones]
+        return service.provide("delete", targets).as_json()
+
+    @app.get("/api/provisioning/jobs/{job_id}", tags=["provisioning"])
+    async def api_job(job_id: str, session: Admin) -> dict[str, Any]:
+        return service.job(job_id).as_json()
+
+    @app.get("/api/provisioning/records", tags=["provisioning"])
+    async def api_records(session: Admin) -> list[dict[str, Any]]:
+        """What provisioning wrote to each telephone (secrets shown as "(set)")."""
+        return await service.provisioned()
+
+    @app.put("/api/provisioning/web-password", status_code=204, tags=["provisioning"])
+    async def api_web_password(body: Password, session: Admin) -> None:
+        await service.set_web_password(body.password)
+
     @app.get("/api/clients", tags=["clients"])
     async def api_clients(session: Admin) -> list[dict[str, Any]]:
         return await service.clients()
@@ -489,7 +609,7 @@ def form_to_settings(section: str, form: dict[str, str]) -> dict[str, Any]:
         if name in booleans:
             value = raw in ("on", "true", "1")
         elif raw == "":
-            value = None if not isinstance(node, list) else []
+            value = [] if isinstance(node, list) else "" if isinstance(node, str) else None
         elif isinstance(node, list):
             value = [p.strip() for p in raw.split(",") if p.strip()]
         elif isinstance(node, bool):

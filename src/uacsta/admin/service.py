@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -20,6 +22,9 @@ from ..logs import LOG_NAME, check_writable
 from ..net import tls
 from ..net.service import ListenerError, bind
 from ..phones.identity import normalise_user
+from ..provisioning.discovery import expand_targets
+from ..provisioning.jobs import Job
+from ..provisioning.service import Provisioner, Target, local_interfaces
 from ..settings import SECTIONS, ConnectionSettings, Diagnostics, TlsSettings
 from ..store import repo
 from ..store.repo import SettingsError
@@ -46,6 +51,11 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _masked(key: str, value: str) -> str:
+    secret = any(w in key.lower() for w in ("pass", "cert"))
+    return "(set)" if secret and value else value
 
 
 class AdminService:
@@ -112,6 +122,80 @@ class AdminService:
         assert self.server.box is not None
         await repo.set_secret(self.db, self.server.box, repo.PHONE_PASSWORD, password)
         await self.server.reload_settings()
+
+    # -- provisioning (Manage telephones) ------------------------------------------------
+
+    async def set_web_password(self, password: str) -> None:
+        """The phones' web interface password, kept encrypted: provisioning logs in with it."""
+        if len(password) > 256:
+            raise AdminError("the web password is too long")
+        assert self.server.box is not None
+        await repo.set_secret(self.db, self.server.box, repo.PHONE_WEB_PASSWORD, password)
+
+    def interfaces(self) -> list[dict[str, str]]:
+        return [dataclasses.asdict(i) for i in local_interfaces()]
+
+    def _provisioner(self) -> Provisioner:
+        if self.server.provisioner is None:
+            raise AdminError("the server is not started", 503)
+        return self.server.provisioner
+
+    def find(self, interface: str, addresses: str, duration: float) -> Job:
+        prov = self._provisioner()
+        known = {i.ip for i in local_interfaces()}
+        if interface and interface not in known:
+            raise AdminError(f"{interface} is not an address of this host")
+        if not interface and not addresses.strip():
+            raise AdminError("choose an interface to search from, or give addresses")
+        if not 0.5 <= duration <= 120:
+            raise AdminError("search for 0.5 to 120 seconds")
+        try:
+            targets = expand_targets(addresses)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from None
+        log.info("telephone search from %s, %d addresses", interface or "-", len(targets))
+        return self.server.provisioning_jobs.start(
+            "find", 0, lambda report: prov.find(interface or None, targets, duration, report)
+        )
+
+    def provide(self, action: str, targets: list[Target]) -> Job:
+        prov = self._provisioner()
+        if not targets:
+            raise AdminError("select at least one telephone")
+        for t in targets:
+            try:
+                ipaddress.ip_address(t.ip)
+            except ValueError:
+                raise AdminError(f"{t.ip!r} is not an IP address") from None
+        work = prov.push if action == "push" else prov.delete
+        log.info("provisioning %s for %d telephones", action, len(targets))
+        return self.server.provisioning_jobs.start(
+            action, len(targets), lambda report: work(targets, report)
+        )
+
+    def job(self, job_id: str) -> Job:
+        job = self.server.provisioning_jobs.get(job_id)
+        if job is None:
+            raise AdminError(
+                f"no provisioning run {job_id!r} (finished runs are kept a while)", 404
+            )
+        return job
+
+    async def provisioned(self) -> list[dict[str, Any]]:
+        """What provisioning wrote to each phone; passwords and keys shown as set, not shown."""
+        out = []
+        for row in await repo.list_provisioned(self.db):
+            out.append(
+                {
+                    "mac": row.mac,
+                    "vendor": row.vendor,
+                    "ip": row.ip,
+                    "slot": row.slot,
+                    "at": row.at.isoformat(),
+                    "written": {k: _masked(k, v) for k, v in row.written.items()},
+                }
+            )
+        return out
 
     # -- telephones --------------------------------------------------------------------
 
