@@ -518,7 +518,9 @@ def provision_find(
     from .provisioning.service import local_interfaces
 
     cfg = _config(ctx)
-    targets = _addresses(addresses)
+    targets = _addresses(addresses) if addresses else []
+    if local_ip is None and not targets:
+        raise click.UsageError("give --interface to search from, or --address")
     if local_ip is not None and local_ip not in {i.ip for i in local_interfaces()}:
         known = ", ".join(f"{i.ip} ({i.name})" for i in local_interfaces())
         raise click.BadParameter(f"{local_ip} is not an address of this host; known: {known}")
