@@ -87,7 +87,8 @@ class UacstaProcess:
             if self.proc.poll() is not None:
                 raise AssertionError("uacsta serve exited: " + self.output())
             try:
-                socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.2).close()
+                # the admin web UI opens last: every service is up then
+                socket.create_connection(("127.0.0.1", self.admin_port), timeout=0.2).close()
                 return
             except OSError:
                 time.sleep(0.1)

@@ -62,6 +62,26 @@ class Registration:
     expiry: int
 
 
+def _read(
+    settings: Mapping[str, str],
+    user: str,
+    transport: Transport,
+    password: str,
+    server: str,
+    port: str,
+    expiry: str,
+) -> Registration:
+    """A registration from the keys that hold each part of it."""
+    return Registration(
+        user,
+        settings.get(password, ""),
+        settings.get(server, ""),
+        _int(settings.get(port), 5060),
+        transport,
+        _int(settings.get(expiry), 3600),
+    )
+
+
 def _free(settings: Mapping[str, str], key: str, slots: range, highest: bool) -> int:
     order = reversed(slots) if highest else slots
     for n in order:
@@ -175,13 +195,14 @@ def _yealink_read(settings: Mapping[str, str], mac: str) -> list[Registration]:
             "TLS" if settings.get(p + "sip_server.1.transport_type") == "2" else "TCP"
         )
         out.append(
-            Registration(
+            _read(
+                settings,
                 mac,
-                settings.get(p + "password", ""),
-                settings.get(p + "sip_server.1.address", ""),
-                _int(settings.get(p + "sip_server.1.port"), 5060),
                 transport,
-                _int(settings.get(p + "sip_server.1.expires"), 3600),
+                p + "password",
+                p + "sip_server.1.address",
+                p + "sip_server.1.port",
+                p + "sip_server.1.expires",
             )
         )
     return out
@@ -234,13 +255,14 @@ def _poly_read(settings: Mapping[str, str], mac: str) -> list[Registration]:
             continue
         transport: Transport = "TLS" if settings.get(p + "server.1.transport") == "TLS" else "TCP"
         out.append(
-            Registration(
+            _read(
+                settings,
                 settings.get(p + "auth.userId", mac),
-                settings.get(p + "auth.password", ""),
-                settings.get(p + "server.1.address", ""),
-                _int(settings.get(p + "server.1.port"), 5060),
                 transport,
-                _int(settings.get(p + "server.1.expires"), 3600),
+                p + "auth.password",
+                p + "server.1.address",
+                p + "server.1.port",
+                p + "server.1.expires",
             )
         )
     return out
@@ -295,13 +317,14 @@ def _auerswald_read(settings: Mapping[str, str], mac: str) -> list[Registration]
             continue
         transport: Transport = "TLS" if settings.get(p + "registrar.transport") == "tls" else "TCP"
         out.append(
-            Registration(
+            _read(
+                settings,
                 mac,
-                settings.get(q + "password", ""),
-                settings.get(p + "registrar.address", ""),
-                _int(settings.get(p + "registrar.port"), 5060),
                 transport,
-                _int(settings.get(p + "registrar.period"), 3600),
+                q + "password",
+                p + "registrar.address",
+                p + "registrar.port",
+                p + "registrar.period",
             )
         )
     return out
@@ -369,13 +392,14 @@ def _gigaset_read(settings: Mapping[str, str], mac: str) -> list[Registration]:
         if not settings.get(q + "Name") or not user:
             continue
         out.append(
-            Registration(
+            _read(
+                settings,
                 user,
-                settings.get(q + "CSTA_Password", ""),
-                settings.get(p + "CSTA_Address", ""),
-                _int(settings.get(p + "CSTA_Port"), 5060),
                 "TCP",
-                _int(settings.get(p + "CSTA_RegServerRefreshTimer"), 3600),
+                q + "CSTA_Password",
+                p + "CSTA_Address",
+                p + "CSTA_Port",
+                p + "CSTA_RegServerRefreshTimer",
             )
         )
     return out
@@ -422,13 +446,14 @@ def _mitel_read(settings: Mapping[str, str], mac: str) -> list[Registration]:
     if settings.get("csta") != "1" or not settings.get("csta proxy"):
         return []
     return [
-        Registration(
+        _read(
+            settings,
             settings.get("csta username") or mac,
-            settings.get("csta password", ""),
-            settings["csta proxy"],
-            _int(settings.get("csta port"), 5060),
             "TCP",
-            3600,
+            "csta password",
+            "csta proxy",
+            "csta port",
+            "csta registration period",  # not set by the manual: the default
         )
     ]
 

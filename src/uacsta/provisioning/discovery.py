@@ -41,19 +41,43 @@ class Sighting:
         return replace(self, **updates)
 
 
+def udp_request(
+    method: str,
+    uri: str,
+    sent_by: str,
+    from_uri: str,
+    to_uri: str,
+    extra: list[tuple[str, str]],
+) -> bytes:
+    """An out-of-dialog request over UDP (discovery's OPTIONS, a phone's PnP SUBSCRIBE)."""
+    host = sent_by.rsplit(":", 1)[0]
+    h = Headers()
+    h.add("Via", f"SIP/2.0/UDP {sent_by};branch={new_branch()};rport")
+    h.add("Max-Forwards", "70")
+    h.add("From", f"<{from_uri}>;tag={secrets.token_hex(6)}")
+    h.add("To", f"<{to_uri}>")
+    h.add("Call-ID", f"{secrets.token_hex(10)}@{host}")
+    h.add("CSeq", f"1 {method}")
+    for name, value in extra:
+        h.set(name, value)
+    return Request(headers=h, method=method, uri=uri).to_bytes()
+
+
 def options_request(local_ip: str, local_port: int, target: str) -> bytes:
     """An OPTIONS a phone answers without registration (RFC 3261 11)."""
-    h = Headers()
-    h.add("Via", f"SIP/2.0/UDP {local_ip}:{local_port};branch={new_branch()};rport")
-    h.add("Max-Forwards", "1")
-    h.add("From", f"<sip:uacsta@{local_ip}>;tag={secrets.token_hex(6)}")
-    h.add("To", f"<sip:{target}>")
-    h.add("Call-ID", f"{secrets.token_hex(10)}@{local_ip}")
-    h.add("CSeq", "1 OPTIONS")
-    h.add("Contact", f"<sip:uacsta@{local_ip}:{local_port}>")
-    h.add("Accept", "application/sdp")
-    h.add("User-Agent", "uacsta provisioning")
-    return Request(headers=h, method="OPTIONS", uri=f"sip:{target}").to_bytes()
+    return udp_request(
+        "OPTIONS",
+        f"sip:{target}",
+        f"{local_ip}:{local_port}",
+        f"sip:uacsta@{local_ip}",
+        f"sip:{target}",
+        [
+            ("Max-Forwards", "1"),  # a probe, not to be forwarded
+            ("Contact", f"<sip:uacsta@{local_ip}:{local_port}>"),
+            ("Accept", "application/sdp"),
+            ("User-Agent", "uacsta provisioning"),
+        ],
+    )
 
 
 _PARAM = re.compile(r';\s*([\w\-]+)\s*=\s*(?:"([^"]*)"|([^;\s]+))')

@@ -447,12 +447,7 @@ class Provisioner:
                 await self.on_phones_provided()
             where = f"{account.server}:{account.port} over {account.transport}"
             detail = f"{plan.slot}: registers with {where}"
-            if not opts.restart:
-                return Outcome(target.ip, dialect.vendor, mac, "needs restart", detail, plan.slot)
-            await dialect.restart(http)
-            return Outcome(
-                target.ip, dialect.vendor, mac, "done", detail + "; restarting", plan.slot
-            )
+            return await self._finish(dialect, http, target.ip, mac, opts, detail, plan.slot)
 
     async def _delete_one(
         self, target: Target, opts: ProvisioningOptions, login: Login, seen: Seen
@@ -472,27 +467,32 @@ class Provisioner:
                 current = await dialect.read(http, keys)
                 account = await self._account(target, mac, opts)
                 plan = accounts.plan(dialect.vendor, current, account)
-                if (
-                    not accounts.registrations(dialect.vendor, {**current}, mac)
-                    and dialect.vendor != "mitel"
-                ):
-                    return Outcome(
-                        target.ip,
-                        dialect.vendor,
-                        mac,
-                        "failed",
-                        "no uaCSTA account found on the phone",
-                    )
+                ours = accounts.registrations(dialect.vendor, current, mac)
+                if not ours and dialect.vendor != "mitel":  # Mitel's are in its files
+                    raise ProvisioningError("no uaCSTA account found on the phone")
                 writes, changed, slot = {k: "" for k in plan.writes}, [], plan.slot
             await dialect.write(http, writes)
             await repo.remove_provisioned(self.db, mac)
             detail = f"{slot} removed"
             if changed:
                 detail += f"; left as changed since: {', '.join(sorted(changed))}"
-            if not opts.restart:
-                return Outcome(target.ip, dialect.vendor, mac, "needs restart", detail, slot)
-            await dialect.restart(http)
-            return Outcome(target.ip, dialect.vendor, mac, "done", detail + "; restarting", slot)
+            return await self._finish(dialect, http, target.ip, mac, opts, detail, slot)
+
+    @staticmethod
+    async def _finish(
+        dialect: Dialect,
+        http: httpx.AsyncClient,
+        ip: str,
+        mac: str,
+        opts: ProvisioningOptions,
+        detail: str,
+        slot: str,
+    ) -> Outcome:
+        """Restart the phone if the options say so; the change takes effect then."""
+        if not opts.restart:
+            return Outcome(ip, dialect.vendor, mac, "needs restart", detail, slot)
+        await dialect.restart(http)
+        return Outcome(ip, dialect.vendor, mac, "done", detail + "; restarting", slot)
 
 
 def _route_to(ip: str) -> str:

@@ -12,7 +12,6 @@ call's failure becomes a :class:`WebError` whose text is what the phone said.
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -268,65 +267,55 @@ class Mitel(Dialect):
         _check(await http.post("/reset.html", data={"resetOption": "0"}), "restart")
 
 
-class Gigaset(Dialect):
-    """A login form (JSON) with a session cookie; the settings as JSON."""
+class JsonSettings(Dialect):
+    """Web interfaces that give their status and settings as JSON objects."""
+
+    status_path: ClassVar[str]
+    status_fields: ClassVar[tuple[str, str, str]]  # MAC, model, firmware
+    settings_path: ClassVar[str]
+    write_method: ClassVar[str]
+    reboot_path: ClassVar[str]
+
+    async def identify(self, http: httpx.AsyncClient) -> Identity:
+        data = _json(_check(await http.get(self.status_path), "status"), "status")
+        mac, model, firmware = (str(data.get(f, "")) for f in self.status_fields)
+        return Identity(_mac(mac), model, firmware)
+
+    async def read(self, http: httpx.AsyncClient, keys: list[str]) -> dict[str, str]:
+        r = _check(await http.get(self.settings_path), "reading settings")
+        return {str(k): str(v) for k, v in _json(r, "reading settings").items()}
+
+    async def write(self, http: httpx.AsyncClient, settings: dict[str, str]) -> None:
+        r = await http.request(self.write_method, self.settings_path, json=settings)
+        _check(r, "saving settings")
+
+    async def restart(self, http: httpx.AsyncClient) -> None:
+        _check(await http.post(self.reboot_path), "reboot")
+
+
+class Gigaset(JsonSettings):
+    """A login form (JSON) with a session cookie."""
 
     vendor = "gigaset"
+    status_path, status_fields = "/status.json", ("mac", "model", "firmware")
+    settings_path, write_method, reboot_path = "/settings.json", "POST", "/reboot.json"
 
     async def login(self, http: httpx.AsyncClient, user: str, password: str) -> None:
         r = await http.post("/login.json", json={"username": user, "password": password})
         _check(r, "login")
 
-    async def identify(self, http: httpx.AsyncClient) -> Identity:
-        data = _json(_check(await http.get("/status.json"), "status"), "status")
-        return Identity(
-            _mac(str(data.get("mac", ""))),
-            str(data.get("model", "")),
-            str(data.get("firmware", "")),
-        )
 
-    async def read(self, http: httpx.AsyncClient, keys: list[str]) -> dict[str, str]:
-        data = _json(_check(await http.get("/settings.json"), "reading settings"), "settings")
-        return {str(k): str(v) for k, v in data.items()}
-
-    async def write(self, http: httpx.AsyncClient, settings: dict[str, str]) -> None:
-        _check(await http.post("/settings.json", json=settings), "saving settings")
-
-    async def restart(self, http: httpx.AsyncClient) -> None:
-        _check(await http.post("/reboot.json"), "reboot")
-
-
-class Auerswald(Dialect):
-    """HTTP digest; the settings as JSON."""
+class Auerswald(JsonSettings):
+    """HTTP digest."""
 
     vendor = "auerswald"
+    status_path, status_fields = "/api/status", ("macAddress", "device", "firmware")
+    settings_path, write_method, reboot_path = "/api/settings", "PATCH", "/api/reboot"
 
     def auth(self, user: str, password: str) -> httpx.Auth:
         return httpx.DigestAuth(user, password)
-
-    async def identify(self, http: httpx.AsyncClient) -> Identity:
-        data = _json(_check(await http.get("/api/status"), "status"), "status")
-        return Identity(
-            _mac(str(data.get("macAddress", ""))),
-            str(data.get("device", "")),
-            str(data.get("firmware", "")),
-        )
-
-    async def read(self, http: httpx.AsyncClient, keys: list[str]) -> dict[str, str]:
-        data = _json(_check(await http.get("/api/settings"), "reading settings"), "settings")
-        return {str(k): str(v) for k, v in data.items()}
-
-    async def write(self, http: httpx.AsyncClient, settings: dict[str, str]) -> None:
-        _check(await http.patch("/api/settings", json=settings), "saving settings")
-
-    async def restart(self, http: httpx.AsyncClient) -> None:
-        _check(await http.post("/api/reboot"), "reboot")
 
 
 DIALECTS: dict[str, Dialect] = {
     d.vendor: d for d in (Snom(), Yealink(), Poly(), Mitel(), Gigaset(), Auerswald())
 }
-
-
-def dumps(settings: dict[str, str]) -> str:
-    return json.dumps(settings, sort_keys=True)

@@ -31,11 +31,9 @@ import httpx
 
 from ..net.http import HttpService
 from ..provisioning import accounts
-from ..provisioning.discovery import SIP_MCAST, SIP_PORT
+from ..provisioning.discovery import SIP_MCAST, SIP_PORT, udp_request
 from ..sip.errors import SipParseError
-from ..sip.headers import Headers
 from ..sip.message import Request, build_response, parse_message
-from ..sip.transaction import new_branch
 from .phone import USER_AGENTS, SimPhone, SimPhoneConfig
 from .switch import SimSwitch
 from .webui import APPS
@@ -282,25 +280,27 @@ class SimDevice:
         if self._udp is None or self._udp.transport is None:
             return
         ip, mac = self.spec.ip, self.mac
-        h = Headers()
-        h.add("Via", f"SIP/2.0/UDP {ip}:{SIP_PORT};branch={new_branch()};rport")
-        h.add("Max-Forwards", "70")
-        h.add("From", f"<sip:{mac}@{SIP_MCAST}>;tag={secrets.token_hex(4)}")
-        h.add("To", f"<sip:{mac}@{SIP_MCAST}>")
-        h.add("Call-ID", f"{secrets.token_hex(8)}@{ip}")
-        h.add("CSeq", "1 SUBSCRIBE")
-        h.add("Contact", f"<sip:{mac}@{ip}:{SIP_PORT}>")
-        h.add(
-            "Event",
+        aor = f"sip:{mac}@{SIP_MCAST}"
+        event = (
             f'ua-profile;profile-type="device";vendor="{PNP_VENDORS[self.vendor]}";'
-            f'model="{self.spec.model}";version="{self.spec.firmware}"',
+            f'model="{self.spec.model}";version="{self.spec.firmware}"'
         )
-        h.add("Accept", "application/url")
-        h.add("Expires", "0")
-        h.add("User-Agent", self.user_agent)
-        request = Request(headers=h, method="SUBSCRIBE", uri=f"sip:{mac}@{SIP_MCAST}")
+        request = udp_request(
+            "SUBSCRIBE",
+            aor,
+            f"{ip}:{SIP_PORT}",
+            aor,
+            aor,
+            [
+                ("Contact", f"<sip:{mac}@{ip}:{SIP_PORT}>"),
+                ("Event", event),
+                ("Accept", "application/url"),
+                ("Expires", "0"),
+                ("User-Agent", self.user_agent),
+            ],
+        )
         with contextlib.suppress(OSError):
-            self._udp.transport.sendto(request.to_bytes(), (SIP_MCAST, SIP_PORT))
+            self._udp.transport.sendto(request, (SIP_MCAST, SIP_PORT))
 
     def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
