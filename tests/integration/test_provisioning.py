@@ -126,6 +126,9 @@ async def test_push_restart_register_controllable_then_delete(
     record = await repo.get_provisioned(server.db, OUI["snom"] + "000000")
     assert record is not None and record.written["user_name12"] == OUI["snom"] + "000000"
     assert record.previous["csta_legacy_control"] == "1"
+    # the phone password in the record is encrypted like the password itself
+    assert record.written["user_pass12"].startswith("sealed:")
+    assert PHONE_PASSWORD not in str(record.written)
 
     outcomes = await server.provisioner.delete(targets(devices))
     assert [o.state for o in outcomes] == ["done"] * 6, outcomes

@@ -24,7 +24,7 @@ from ..net.service import ListenerError, bind
 from ..phones.identity import normalise_user
 from ..provisioning.discovery import expand_targets
 from ..provisioning.jobs import Job
-from ..provisioning.service import Provisioner, Target, local_interfaces
+from ..provisioning.service import Provisioner, Target, is_secret, local_interfaces
 from ..settings import SECTIONS, ConnectionSettings, Diagnostics, TlsSettings
 from ..store import repo
 from ..store.repo import SettingsError
@@ -54,8 +54,7 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _masked(key: str, value: str) -> str:
-    secret = any(w in key.lower() for w in ("pass", "cert"))
-    return "(set)" if secret and value else value
+    return "(set)" if is_secret(key) and value else value
 
 
 class AdminService:

@@ -17,7 +17,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import TypeVar, cast
 
 import httpx
 import psutil
@@ -34,6 +34,15 @@ from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
 log = logging.getLogger("uacsta.provisioning")
 WEB_TIMEOUT = 5.0
+SEALED = "sealed:"
+T = TypeVar("T", str, str | None)
+
+
+def is_secret(key: str) -> bool:
+    """Settings whose values are passwords or certificates."""
+    return any(word in key.lower() for word in ("pass", "cert"))
+
+
 CONFIG_SERVER = "HTTP (configuration server)"
 
 
@@ -384,6 +393,11 @@ class Provisioner:
                     outcome = Outcome(
                         target.ip, seen["vendor"], seen["mac"], "failed", _describe(exc, target.ip)
                     )
+                except Exception as exc:  # a bug here must not cost the other phones theirs
+                    log.exception("provisioning %s failed unexpectedly", target.ip)
+                    outcome = Outcome(
+                        target.ip, seen["vendor"], seen["mac"], "failed", f"internal error: {exc!r}"
+                    )
                 level = logging.INFO if outcome.ok else logging.WARNING
                 log.log(
                     level,
@@ -434,9 +448,16 @@ class Provisioner:
             current = await dialect.read(http, keys)
             plan = accounts.plan(dialect.vendor, current, account)
             previous = {k: current.get(k) for k in plan.writes}
+            log.debug("writing %s to %s", ", ".join(sorted(plan.writes)), plan.slot)
             await dialect.write(http, plan.writes)
             await repo.save_provisioned(
-                self.db, mac, dialect.vendor, target.ip, plan.slot, plan.writes, previous
+                self.db,
+                mac,
+                dialect.vendor,
+                target.ip,
+                plan.slot,
+                self._sealed(plan.writes),
+                self._sealed(previous),
             )
             users = [
                 r.user
@@ -458,9 +479,10 @@ class Provisioner:
             keys = accounts.poly_keys() if dialect.vendor == "poly" else []
             record = await repo.get_provisioned(self.db, mac)
             if record is not None:
-                keys = sorted(set(keys) | set(record.written))
+                written, previous = self._opened(record.written), self._opened(record.previous)
+                keys = sorted(set(keys) | set(written))
                 current = await dialect.read(http, keys)
-                writes, changed = accounts.undo(record.written, record.previous, current)
+                writes, changed = accounts.undo(written, previous, current)
                 slot = record.slot
             else:
                 # Provided by another server or by hand: find our account by its user name.
@@ -477,6 +499,22 @@ class Provisioner:
             if changed:
                 detail += f"; left as changed since: {', '.join(sorted(changed))}"
             return await self._finish(dialect, http, target.ip, mac, opts, detail, slot)
+
+    # Passwords and certificates in the records are encrypted like the phone
+    # password itself: the database holds no secret in the clear.
+    def _sealed(self, values: dict[str, T]) -> dict[str, T | str]:
+        return {
+            k: SEALED + self.box.encrypt(v) if is_secret(k) and isinstance(v, str) and v else v
+            for k, v in values.items()
+        }
+
+    def _opened(self, values: dict[str, T]) -> dict[str, T | str]:
+        return {
+            k: self.box.decrypt(v[len(SEALED) :])
+            if isinstance(v, str) and v.startswith(SEALED)
+            else v
+            for k, v in values.items()
+        }
 
     @staticmethod
     async def _finish(

@@ -92,6 +92,16 @@ def _html_field(page: str, label: str) -> str:
     return html.unescape(m.group(1)) if m else ""
 
 
+async def _info_page(http: httpx.AsyncClient, path: str, model_label: str) -> Identity:
+    """An HTML status page with a table of "label: value" rows."""
+    page = _check(await http.get(path), f"reading {path}").text
+    return Identity(
+        _mac(_html_field(page, "MAC Address")),
+        _html_field(page, model_label),
+        _html_field(page, "Firmware Version"),
+    )
+
+
 class Snom(Dialect):
     """HTTP digest (snom's "Authentication Scheme: on"); settings by URL, as in
     the manual's ``settings.htm?csta_legacy_control=4&settings=save``."""
@@ -102,12 +112,7 @@ class Snom(Dialect):
         return httpx.DigestAuth(user, password)
 
     async def identify(self, http: httpx.AsyncClient) -> Identity:
-        page = _check(await http.get("/info.htm"), "reading info.htm").text
-        return Identity(
-            _mac(_html_field(page, "MAC Address")),
-            _html_field(page, "Phone Model"),
-            _html_field(page, "Firmware Version"),
-        )
+        return await _info_page(http, "/info.htm", "Phone Model")
 
     async def read(self, http: httpx.AsyncClient, keys: list[str]) -> dict[str, str]:
         page = _check(await http.get("/settings.htm"), "reading settings.htm").text
@@ -244,12 +249,7 @@ class Mitel(Dialect):
         return httpx.BasicAuth(user, password)
 
     async def identify(self, http: httpx.AsyncClient) -> Identity:
-        page = _check(await http.get("/sysinfo.html"), "reading system information").text
-        return Identity(
-            _mac(_html_field(page, "MAC Address")),
-            _html_field(page, "Platform"),
-            _html_field(page, "Firmware Version"),
-        )
+        return await _info_page(http, "/sysinfo.html", "Platform")
 
     async def read(self, http: httpx.AsyncClient, keys: list[str]) -> dict[str, str]:
         page = _check(await http.get("/configurationServer.html"), "reading the page").text
