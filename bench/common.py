@@ -54,6 +54,7 @@ class UacstaServer:
         client: tuple[str, str] | None = None,
         log_level: str = "WARNING",
         keep_log: str | None = None,
+        settings: list[tuple[str, str]] | None = None,
     ) -> None:
         self.data = workdir / "uacsta"
         self.data.mkdir(parents=True)
@@ -68,6 +69,7 @@ class UacstaServer:
             "UACSTA_ADMIN_LISTEN": "",  # not measured
         }
         settings = [
+            *(settings or []),
             ("phone_connection.lan.address", "127.0.0.1"),
             ("phone_connection.lan.tcp_port", str(self.tcp)),
             ("phone_connection.lan.tls_port", str(self.tls)),

@@ -262,7 +262,9 @@ class SimDevice:
         path = s.get("http path", "").strip("/")
         url = f"http://{s['http server']}:{s.get('http port') or 80}/{path + '/' if path else ''}"
         transport = httpx.AsyncHTTPTransport(local_address=self.spec.ip)
-        async with httpx.AsyncClient(transport=transport, timeout=5.0, trust_env=False) as http:
+        async with httpx.AsyncClient(
+            transport=transport, timeout=5.0, trust_env=False, verify=False
+        ) as http:
             for name in ("startup.cfg", f"{self.mac}.cfg"):
                 try:
                     r = await http.get(url + name)
