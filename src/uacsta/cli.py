@@ -715,6 +715,8 @@ def sim(
     import ssl as ssl_module
 
     if devices_file is not None:
+        if control or calls_per_second:
+            raise click.UsageError("--control and --calls-per-second are not for --devices")
         _sim_devices(devices_file, duration)
         return
     if not password:

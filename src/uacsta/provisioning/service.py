@@ -267,12 +267,14 @@ class Provisioner:
                         transports[0].sendto(data, (dest, SIP_PORT))
                 await asyncio.sleep(0.2)
             fingerprints: set[asyncio.Task[None]] = set()
+            limit = asyncio.Semaphore((await self.options()).concurrency)
 
             async def fingerprint(seen: Sighting) -> None:
                 try:
-                    web = await self.identify(
-                        Target(seen.ip, seen.vendor, seen.mac), user, password
-                    )
+                    async with limit:
+                        web = await self.identify(
+                            Target(seen.ip, seen.vendor, seen.mac), user, password
+                        )
                     if not seen.mac or web.mac == seen.mac:
                         # the web interface knows the model best; the source says both
                         seen = replace(web.merged(seen), source=f"{seen.source}, {web.source}")
