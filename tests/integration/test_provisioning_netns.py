@@ -35,7 +35,13 @@ DEVICES: list[dict[str, Any]] = [
     {"vendor": "gigaset", "mac": "7C2F8EA00006", "handsets": 3},
     # answers no OPTIONS: found only by the SUBSCRIBE it sends when it boots
     {"vendor": "yealink", "mac": "001565A00007", "answers_options": False},
+    # refuses every change, in Poly's way (a status other than 2000)
+    {"vendor": "poly", "mac": "64167FA00008", "fault": "write"},
+    # another web password than the options' one
+    {"vendor": "snom", "mac": "000413A00009", "web_password": "not-ours"},
 ]
+PNP_ONLY, REFUSES_CHANGES, OTHER_PASSWORD = 6, 7, 8
+GOOD = [i for i in range(len(DEVICES)) if i not in (REFUSES_CHANGES, OTHER_PASSWORD)]
 MODELS = {
     "snom": "D785",
     "yealink": "SIP-T54W",
@@ -57,11 +63,11 @@ def sim(net: PhoneNet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pho
     folder = tmp_path_factory.mktemp("sim")
     devices = [
         {
-            **d,
             "ip": net.phone_ip(i),
             "web_password": WEB_PASSWORD,
             "numbers": [f"4{i}0", f"4{i}1", f"4{i}2"],
             "boot_seconds": 0.3,
+            **d,
         }
         for i, d in enumerate(DEVICES)
     ]
@@ -145,7 +151,7 @@ async def test_find_provide_delete(server: UacstaServer, sim: PhoneNet) -> None:
             assert isinstance(payload, Sighting)
             live.append(payload)
 
-    pnp_only = sim.phone_ip(6)
+    pnp_only = sim.phone_ip(PNP_ONLY)
     unreachable = sim.prefix + "99"  # on the network, nobody there
     search = asyncio.create_task(
         server.provisioner.find(sim.host_ip, [unreachable], duration=4.0, report=report)
@@ -157,27 +163,33 @@ async def test_find_provide_delete(server: UacstaServer, sim: PhoneNet) -> None:
     for i, device in enumerate(DEVICES):
         seen = found.get(sim.phone_ip(i))
         assert seen is not None, (i, sorted(found))
-        assert (seen.vendor, seen.mac, seen.model) == (
-            device["vendor"],
-            device["mac"],
-            MODELS[device["vendor"]],
-        ), seen
-        assert seen.firmware
-        expected = "PnP SUBSCRIBE" if i == 6 else "OPTIONS"
+        expected = "PnP SUBSCRIBE" if i == PNP_ONLY else "OPTIONS"
         assert seen.source.startswith(expected), seen
-        assert "web interface" in seen.source, seen
+        # vendor, model and firmware from the SIP answer; the web interface confirms
+        assert (seen.vendor, seen.model) == (device["vendor"], MODELS[device["vendor"]]), seen
+        assert seen.firmware
+        if i == OTHER_PASSWORD:  # its MAC stays unknown, and the list says why
+            assert seen.mac == "" and "refused the login" in seen.source, seen
+        else:
+            assert seen.mac == device["mac"] and "web interface" in seen.source, seen
     assert found[unreachable].mac == "" and "web interface" in found[unreachable].source
     assert {s.ip for s in live} == set(found)  # each reported as it came
     assert any("OPTIONS to" in p for p in progress) and progress[-1].startswith("search finished")
 
     targets = [Target(s.ip, s.vendor, s.mac) for s in found.values()]
     outcomes = {o.ip: o for o in await server.provisioner.push(targets)}
+    # each fault its own clear result; every other phone provided
     assert outcomes[unreachable].state == "failed"
-    assert "10.231" in outcomes[unreachable].detail
-    assert [outcomes[sim.phone_ip(i)].state for i in range(len(DEVICES))] == ["done"] * len(DEVICES)
+    assert f"cannot reach the web interface at {unreachable}" in outcomes[unreachable].detail
+    refusing = outcomes[sim.phone_ip(REFUSES_CHANGES)]
+    assert refusing.state == "failed" and refusing.mac == "64167FA00008"
+    assert "status 4007" in refusing.detail and "locked" in refusing.detail
+    other = outcomes[sim.phone_ip(OTHER_PASSWORD)]
+    assert other.state == "failed" and "refused the login" in other.detail
+    assert [outcomes[sim.phone_ip(i)].state for i in GOOD] == ["done"] * len(GOOD)
 
     # 6 phones + 3 handsets, each registered from its own address and controllable
-    users = [d["mac"] for d in DEVICES if d["vendor"] != "gigaset"]
+    users = [DEVICES[i]["mac"] for i in GOOD if DEVICES[i]["vendor"] != "gigaset"]
     users += [f"58gEC60006{h:02X}" for h in (1, 2, 3)]
 
     def status(mac: str) -> str:
@@ -185,12 +197,13 @@ async def test_find_provide_delete(server: UacstaServer, sim: PhoneNet) -> None:
         return phone.status if phone is not None else "unknown"
 
     await eventually(lambda: all(status(m) == "controllable" for m in users), timeout=20)
-    for i, device in enumerate(DEVICES):
-        if device["vendor"] != "gigaset":
-            phone = server.directory.get(device["mac"])
+    for i in GOOD:
+        if DEVICES[i]["vendor"] != "gigaset":
+            phone = server.directory.get(DEVICES[i]["mac"])
             assert phone is not None and phone.last_ip == sim.phone_ip(i)
+    assert server.directory.get("64167FA00008") is None  # never provided, never registered
 
-    provided = [t for t in targets if t.ip != unreachable]
+    provided = [t for t in targets if t.ip in {sim.phone_ip(i) for i in GOOD}]
     outcomes = {o.ip: o for o in await server.provisioner.delete(provided)}
     assert all(o.state == "done" for o in outcomes.values()), outcomes
     await eventually(lambda: all(status(m) == "offline" for m in users), timeout=20)
