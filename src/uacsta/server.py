@@ -36,7 +36,7 @@ from .phones.session import SessionSettings
 from .phones.sessions import SessionManager
 from .provisioning.config_server import create_config_app
 from .provisioning.jobs import Jobs
-from .provisioning.service import CONFIG_SERVER, Provisioner
+from .provisioning.service import CONFIG_SERVER, Provisioner, config_token
 from .secrets_box import SecretBox
 from .settings import (
     Advanced,
@@ -282,7 +282,8 @@ class UacstaServer:
             port = self._bound_port(now.interface, "TCP") or face.tcp_port or 0
             return server, port, self._phone_password
 
-        self.config_server = HttpService("phone", create_config_app(source))
+        assert self.box is not None
+        self.config_server = HttpService("phone", create_config_app(source, config_token(self.box)))
         try:
             await self.config_server.listen(
                 opts.interface, CONFIG_SERVER, iface.address, opts.http_port, None

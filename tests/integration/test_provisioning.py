@@ -114,6 +114,14 @@ async def test_push_restart_register_controllable_then_delete(
     mitel = next(d for d in devices.devices if d.vendor == "mitel")
     assert mitel.loaded_config["csta"] == "1"
     assert mitel.loaded_config["csta password"] == PHONE_PASSWORD
+    # startup.cfg holds the phone password: only where the phones were pointed
+    folder = mitel.settings["http path"]
+    assert folder.startswith("mitel/") and len(folder) > 30
+    config = f"http://127.0.0.1:{mitel.settings['http port']}"
+    async with httpx.AsyncClient(base_url=config) as http:
+        assert (await http.get(f"/{folder}/startup.cfg")).status_code == 200
+        assert (await http.get("/mitel/startup.cfg")).status_code == 404
+        assert (await http.get("/mitel/0123456789abcdef/startup.cfg")).status_code == 404
     # a CTI client drives a provided phone: MakeCall from the snom to the Yealink
     snom = next(d for d in devices.devices if d.vendor == "snom").phones[0]
     yealink = next(d for d in devices.devices if d.vendor == "yealink").phones[0]

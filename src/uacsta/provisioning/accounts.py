@@ -18,7 +18,9 @@ from ..phones.identity import normalise_user
 
 Transport = Literal["TCP", "TLS"]
 DISPLAY_NAME = "uaCSTA"
-# Where Mitel phones find startup.cfg on our provisioning endpoint.
+# Where Mitel phones find startup.cfg on our configuration server: under this,
+# a secret folder (the file holds the phone password; only phones we pointed
+# at it know where).
 MITEL_PATH = "mitel"
 
 
@@ -38,6 +40,7 @@ class Account:
     expiry: int = 300
     ca_pem: str = ""  # our CA, for vendors that take it through configuration
     config_port: int = 0  # our HTTP provisioning endpoint (Mitel configuration server)
+    config_path: str = MITEL_PATH  # its folder with startup.cfg
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +423,7 @@ def _mitel(settings: Mapping[str, str], a: Account) -> Plan:
         "download protocol": "HTTP",
         "http server": a.server,
         "http port": str(a.config_port),
-        "http path": MITEL_PATH,
+        "http path": a.config_path,
     }
     return Plan("configuration server", writes)
 

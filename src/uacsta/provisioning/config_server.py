@@ -5,6 +5,7 @@ that setting here."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,8 +22,14 @@ log = logging.getLogger("uacsta.provisioning")
 Source = Callable[[], Awaitable[tuple[str, int, str]]]
 
 
-def create_config_app(source: Source) -> Starlette:
+def config_folder(token: str) -> str:
+    return f"{MITEL_PATH}/{token}"
+
+
+def create_config_app(source: Source, token: str) -> Starlette:
     async def startup_cfg(request: Request) -> Response:
+        if not hmac.compare_digest(str(request.path_params["token"]), token):
+            return PlainTextResponse("not found\n", 404)
         server, port, password = await source()
         if not port:
             return PlainTextResponse("the phone connection has no TCP port\n", 503)
@@ -31,4 +38,4 @@ def create_config_app(source: Source) -> Starlette:
         log.info("startup.cfg sent to %s (csta proxy %s, port %d)", client, host, port)
         return PlainTextResponse(mitel_startup_cfg(host, port, password))
 
-    return Starlette(routes=[Route(f"/{MITEL_PATH}/startup.cfg", startup_cfg)])
+    return Starlette(routes=[Route(f"/{MITEL_PATH}/{{token}}/startup.cfg", startup_cfg)])

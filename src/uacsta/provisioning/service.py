@@ -31,6 +31,7 @@ from ..store import repo
 from ..store.db import Database
 from . import accounts
 from .accounts import Account, ProvisioningError
+from .config_server import config_folder
 from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
 from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
@@ -260,6 +261,7 @@ class Provisioner:
                 f"searching from {local_ip or 'all interfaces'}: OPTIONS to "
                 f"{len(destinations)} destinations, listening {duration:g} s",
             )
+            log.debug("discovery: OPTIONS to %s", ", ".join(destinations[:20]))
             for _ in range(2):  # UDP may lose one
                 for dest in destinations:
                     data = options_request(local_ip or sent_from[0], sent_from[1], dest)
@@ -292,6 +294,12 @@ class Provisioner:
                 seen = read_datagram(data, ip)
                 if seen is None or ip == local_ip:
                     continue
+                log.debug(
+                    "discovery: received from %s:\n%s",
+                    ip,
+                    data.decode("utf-8", "replace"),
+                    extra={"tag": seen.mac},
+                )
                 if ip in found:
                     found[ip] = found[ip].merged(seen)
                     continue
@@ -359,6 +367,7 @@ class Provisioner:
             expiry=opts.expiry,
             ca_pem=self.ca_pem() if opts.transport == "TLS" else "",
             config_port=self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0,
+            config_path=config_folder(config_token(self.box)),
         )
 
     async def push(
@@ -568,6 +577,11 @@ async def sip_probe(ip: str, wait: float = 1.0) -> Sighting | None:
         return None
     finally:
         transport.close()
+
+
+def config_token(box: SecretBox) -> str:
+    """The secret folder of the configuration server, stable for this data folder."""
+    return box.raw_secret("mitel-configuration-folder").hex()[:32]
 
 
 @functools.cache
