@@ -49,6 +49,9 @@ class Config(BaseSettings):
     # The admin web UI: "host:port" ("[::1]:8080" for IPv6); empty turns it off.
     # A bootstrap setting: the UI must be up before anything can be changed in it.
     admin_listen: str = "127.0.0.1:8080"
+    # HTTPS for the admin web UI, with the server's certificate (the one the
+    # phone and client connections use).
+    admin_tls: bool = False
 
     @field_validator("admin_listen")
     @classmethod

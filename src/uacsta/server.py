@@ -350,8 +350,12 @@ class UacstaServer:
             )
             log.warning("created the admin account 'admin'; its password was shown on the console")
         self.admin_ui = HttpService("admin", create_admin_app(self, self.admin_auth))
+        kind, context = "HTTP", None
+        if self.config.admin_tls:
+            assert self.cert_paths is not None
+            kind, context = "HTTPS", tls.server_context(self.cert_paths)
         try:
-            await self.admin_ui.listen("web UI", "HTTP", address[0], address[1], None)
+            await self.admin_ui.listen("web UI", kind, address[0], address[1], context)
         except ListenerError as exc:
             raise ListenerError(
                 f"{exc} (set another address for the admin web UI with UACSTA_ADMIN_LISTEN, "

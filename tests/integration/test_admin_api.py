@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -285,3 +286,36 @@ async def test_provisioning_job_followed_to_its_end(api: httpx.AsyncClient) -> N
     assert result["state"] == "failed" and "cannot reach the web interface" in result["detail"]
     assert (await api.get("/api/provisioning/jobs/nope")).status_code == 404
     assert (await api.get("/api/provisioning/records")).json() == []
+
+
+async def test_admin_ui_over_https(tmp_path: Path) -> None:
+    """``admin_tls``: the UI speaks HTTPS with the server's certificate, and its
+    session cookie is Secure."""
+    from tests.conftest import client_tls, make_config, prepare_store
+    from uacsta.admin.auth import AdminAuth
+    from uacsta.store.db import Database
+
+    await prepare_store(tmp_path / "data")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'uacsta.db'}")
+    await AdminAuth(db).set_password("admin", ADMIN_PASSWORD)
+    await db.close()
+    config = make_config(tmp_path / "data", admin=True).model_copy(update={"admin_tls": True})
+    server = UacstaServer(config)
+    await server.start()
+    try:
+        assert server.admin_ui is not None
+        port = server.admin_ui.port("web UI", "HTTPS")
+        async with httpx.AsyncClient(
+            base_url=f"https://localhost:{port}", verify=client_tls(server)
+        ) as https:
+            r = await https.post("/login", data={"name": "admin", "password": ADMIN_PASSWORD})
+            assert r.status_code == 303
+            assert "secure" in r.headers["set-cookie"].lower()
+            r = await https.get("/api/status", auth=("admin", ADMIN_PASSWORD))
+            assert r.status_code == 200
+        # plain HTTP on that port is no way in
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            with pytest.raises(httpx.HTTPError):
+                await http.get("/login")
+    finally:
+        await server.stop()
