@@ -526,10 +526,13 @@ def provision_find(
         raise click.BadParameter(f"{local_ip} is not an address of this host; known: {known}")
 
     async def work(db: Any) -> Any:
+        from .provisioning.service import WebLogins
+
         prov = _provisioner(cfg, db)
         if web_user is not None or web_password is not None:
-            stored_user, stored_password = await prov.web_login()
-            prov.web_login = _fixed_login(web_user or stored_user, web_password or stored_password)
+            stored = (await prov.web_logins()).common
+            given = WebLogins((web_user or stored[0], web_password or stored[1]), {})
+            prov.web_logins = _fixed_logins(given)
         return await prov.find(local_ip, targets, duration, _report)
 
     found = _run(_with_store(cfg, work))
@@ -543,11 +546,11 @@ def provision_find(
         )
 
 
-def _fixed_login(user: str, password: str) -> Callable[[], Awaitable[tuple[str, str]]]:
-    async def login() -> tuple[str, str]:
-        return user, password
+def _fixed_logins(given: Any) -> Callable[[], Awaitable[Any]]:
+    async def logins() -> Any:
+        return given
 
-    return login
+    return logins
 
 
 def _provision_options(f: Callable[..., Any]) -> Callable[..., Any]:

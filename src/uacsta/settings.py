@@ -275,6 +275,9 @@ class TlsSettings(BaseModel):
         return self
 
 
+VendorName = Literal["snom", "yealink", "mitel", "poly", "auerswald", "gigaset"]
+
+
 class ProvisioningOptions(BaseModel):
     """The *Options* of the manual's Manage telephones dialog (3.5.1)."""
 
@@ -302,6 +305,11 @@ class ProvisioningOptions(BaseModel):
         "phone service starts",
     )
     concurrency: int = Field(16, ge=1, le=256, description="Telephones provided at the same time")
+    vendor_web_users: dict[VendorName, str] = Field(
+        default_factory=dict,
+        description="A vendor's own web interface user (its password is stored apart), "
+        "where its phones do not take the common one",
+    )
 
     @field_validator("server_address")
     @classmethod

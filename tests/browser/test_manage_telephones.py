@@ -110,6 +110,7 @@ async def test_find_provide_delete_with_progress(
     await expect(results).to_have_attribute("data-done", "yes", timeout=30_000)
     await expect(results.locator(".progress")).to_contain_text("3 of 3 telephones done")
     await expect(results.locator("td.ok")).to_have_count(3)
+    await expect(page.locator("#provided tbody tr")).to_have_count(3)
     await shot(page, "22-manage-telephones-provided")
     macs = [d["mac"] for d in DEVICES[:3]]
 
@@ -140,6 +141,8 @@ async def test_find_provide_delete_with_progress(
     results = page.locator("#provide-job .job")
     await expect(results).to_have_attribute("data-done", "yes", timeout=30_000)
     await expect(results.locator("td.ok")).to_have_count(3)
+    # the list of provided telephones follows without a reload
+    await expect(page.locator("#provided")).to_contain_text("No telephone provided from here yet")
     await shot(page, "23-manage-telephones-deleted")
     await eventually(lambda: all(status(m) == "offline" for m in macs), timeout=20)
     assert await repo.list_provisioned(server.db) == []

@@ -285,6 +285,16 @@ async def test_provisioning_job_followed_to_its_end(api: httpx.AsyncClient) -> N
     (result,) = job["results"]
     assert result["state"] == "failed" and "cannot reach the web interface" in result["detail"]
     assert (await api.get("/api/provisioning/jobs/nope")).status_code == 404
+    # a vendor's own web login: stored (the password apart), then removed
+    r = await api.put(
+        "/api/provisioning/web-login/poly", json={"user": "Polycom", "password": "456"}
+    )
+    assert r.status_code == 204, r.text
+    assert (await stored(api, "provisioning"))["vendor_web_users"] == {"poly": "Polycom"}
+    r = await api.put("/api/provisioning/web-login/nokia", json={"user": "x"})
+    assert r.status_code == 404 and "known: auerswald" in r.text
+    assert (await api.delete("/api/provisioning/web-login/poly")).status_code == 204
+    assert (await stored(api, "provisioning"))["vendor_web_users"] == {}
     assert (await api.get("/api/provisioning/records")).json() == []
 
 

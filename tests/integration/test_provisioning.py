@@ -262,3 +262,29 @@ async def test_provided_phones_are_put_into_operation(server: UacstaServer) -> N
         assert phone is not None and phone.enabled
     finally:
         await sims.stop()
+
+
+async def test_a_vendor_of_its_own_login(server: UacstaServer) -> None:
+    """Poly phones with their own web login beside the common one; the
+    command line's --web-password is one login for every phone."""
+    from uacsta.admin.service import AdminService
+
+    sims = await start_devices([spec(0, "snom"), spec(1, "poly", web_password="456")])
+    try:
+        assert server.provisioner is not None
+        await web_password(server)
+        admin = AdminService(server)
+        await admin.set_vendor_login("poly", "admin", "456")
+        outcomes = await server.provisioner.push(targets(sims))
+        assert [o.state for o in outcomes] == ["done", "done"], outcomes
+        # removed: the common login applies to Poly again, and it is refused
+        await admin.set_vendor_login("poly", "", "")
+        (poly,) = await server.provisioner.push(targets(sims)[1:])
+        assert poly.state == "failed" and "refused the login" in poly.detail
+        # one login for all, given for one run
+        (poly,) = await server.provisioner.push(
+            targets(sims)[1:], overrides={"web_password": "456"}
+        )
+        assert poly.state == "done", poly
+    finally:
+        await sims.stop()

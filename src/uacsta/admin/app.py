@@ -55,6 +55,16 @@ NAV = [
 ]
 
 
+VENDOR_LABELS = [
+    ("snom", "snom"),
+    ("yealink", "Yealink"),
+    ("mitel", "Mitel"),
+    ("poly", "Poly"),
+    ("auerswald", "Auerswald"),
+    ("gigaset", "Gigaset N870"),
+]
+
+
 class NeedLogin(Exception):
     pass
 
@@ -84,6 +94,11 @@ class PhoneRef(BaseModel):
 
 class ProvideRequest(BaseModel):
     phones: list[PhoneRef] = Field(min_length=1, max_length=10_000)
+
+
+class VendorLogin(BaseModel):
+    user: str = Field(min_length=1, max_length=64)
+    password: str = Field("", max_length=256)
 
 
 class ClientChange(BaseModel):
@@ -282,10 +297,15 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
             interfaces=service.interfaces(),
             records=await service.provisioned(),
             web_password_set=bool(password),
+            vendors=VENDOR_LABELS,
         )
 
-    def job_fragment(request: Request, job: Job) -> Response:
-        return templates.TemplateResponse(request, "provisioning_job.html", {"job": job})
+    async def job_fragment(request: Request, job: Job) -> Response:
+        # A finished push or delete also brings the list of provided phones up to date.
+        records = await service.provisioned() if job.done and job.kind != "find" else []
+        return templates.TemplateResponse(
+            request, "provisioning_job.html", {"job": job, "records": records}
+        )
 
     @app.post("/ui/provisioning/find", include_in_schema=False)
     async def find_form(
@@ -299,7 +319,7 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
             seconds = float(duration)
         except ValueError:
             raise AdminError(f"{duration!r} is not a number of seconds") from None
-        return job_fragment(request, service.find(interface, addresses, seconds))
+        return await job_fragment(request, service.find(interface, addresses, seconds))
 
     async def provide_form(request: Request, action: str) -> Response:
         form = await request.form()
@@ -308,7 +328,7 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
             ip, _, rest = str(value).partition("|")
             vendor, _, mac = rest.partition("|")
             targets.append(Target(ip, vendor, mac))
-        return job_fragment(request, service.provide(action, targets))
+        return await job_fragment(request, service.provide(action, targets))
 
     @app.post("/ui/provisioning/push", include_in_schema=False)
     async def push_form(request: Request, session: Admin) -> Response:
@@ -320,7 +340,7 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
 
     @app.get("/ui/provisioning/jobs/{job_id}", include_in_schema=False)
     async def job_form(request: Request, job_id: str, session: Admin) -> Response:
-        return job_fragment(request, service.job(job_id))
+        return await job_fragment(request, service.job(job_id))
 
     @app.post("/ui/provisioning/web-password", include_in_schema=False)
     async def web_password_form(
@@ -328,6 +348,18 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
     ) -> Response:
         await service.set_web_password(password)
         return done(request, "Web interface password stored.")
+
+    @app.post("/ui/provisioning/vendor-login", include_in_schema=False)
+    async def vendor_login_form(
+        request: Request,
+        session: Admin,
+        vendor: Annotated[str, Form()],
+        user: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+    ) -> Response:
+        await service.set_vendor_login(vendor, user.strip(), password)
+        what = f"Web login for {vendor} phones"
+        return done(request, f"{what} stored." if user.strip() else f"{what} removed.")
 
     @app.post("/ui/telephones/{mac}/enabled", include_in_schema=False)
     async def toggle_phone(
@@ -519,6 +551,15 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
     @app.put("/api/provisioning/web-password", status_code=204, tags=["provisioning"])
     async def api_web_password(body: Password, session: Admin) -> None:
         await service.set_web_password(body.password)
+
+    @app.put("/api/provisioning/web-login/{vendor}", status_code=204, tags=["provisioning"])
+    async def api_vendor_login(vendor: str, body: VendorLogin, session: Admin) -> None:
+        """A vendor's own web login, for phones that do not take the common one."""
+        await service.set_vendor_login(vendor, body.user, body.password)
+
+    @app.delete("/api/provisioning/web-login/{vendor}", status_code=204, tags=["provisioning"])
+    async def api_remove_vendor_login(vendor: str, session: Admin) -> None:
+        await service.set_vendor_login(vendor, "", "")
 
     @app.get("/api/clients", tags=["clients"])
     async def api_clients(session: Admin) -> list[dict[str, Any]]:

@@ -24,8 +24,21 @@ from ..net.service import ListenerError, bind
 from ..phones.identity import normalise_user
 from ..provisioning.discovery import expand_targets
 from ..provisioning.jobs import Job
-from ..provisioning.service import Provisioner, Target, is_secret, local_interfaces
-from ..settings import SECTIONS, ConnectionSettings, Diagnostics, TlsSettings
+from ..provisioning.service import (
+    Provisioner,
+    Target,
+    is_secret,
+    local_interfaces,
+    vendor_password_key,
+)
+from ..provisioning.webui import DIALECTS
+from ..settings import (
+    SECTIONS,
+    ConnectionSettings,
+    Diagnostics,
+    ProvisioningOptions,
+    TlsSettings,
+)
 from ..store import repo
 from ..store.repo import SettingsError
 
@@ -88,6 +101,9 @@ class AdminService:
                 tls.check_pair(Path(candidate.cert_file), Path(candidate.key_file))
             except tls.CertificateError as exc:
                 raise AdminError(str(exc)) from None
+        return await self._store(section, candidate)
+
+    async def _store(self, section: str, candidate: BaseModel) -> BaseModel:
         try:
             saved = await repo.save_section(self.db, section, candidate)
         except SettingsError as exc:
@@ -130,6 +146,27 @@ class AdminService:
             raise AdminError("the web password is too long")
         assert self.server.box is not None
         await repo.set_secret(self.db, self.server.box, repo.PHONE_WEB_PASSWORD, password)
+
+    async def set_vendor_login(self, vendor: str, user: str, password: str) -> None:
+        """A vendor's own web login; an empty user removes it (the common one applies)."""
+        if vendor not in DIALECTS:
+            raise AdminError(f"no vendor {vendor!r}; known: {', '.join(sorted(DIALECTS))}", 404)
+        if len(user) > 64 or len(password) > 256:
+            raise AdminError("the web user or password is too long")
+        assert self.server.box is not None
+        current = await self.settings("provisioning")
+        opts = cast(ProvisioningOptions, current)
+        users: dict[str, str] = {str(k): v for k, v in opts.vendor_web_users.items()}
+        if user:
+            users[vendor] = user
+            await repo.set_secret(self.db, self.server.box, vendor_password_key(vendor), password)
+        else:
+            users.pop(vendor, None)
+        # the whole map, not merged into the stored one: removing must remove
+        changed = ProvisioningOptions.model_validate(
+            {**opts.model_dump(), "vendor_web_users": users}
+        )
+        await self._store("provisioning", changed)
 
     def interfaces(self) -> list[dict[str, str]]:
         return [dataclasses.asdict(i) for i in local_interfaces()]

@@ -41,6 +41,21 @@ SEALED = "sealed:"
 T = TypeVar("T", str, str | None)
 
 
+def vendor_password_key(vendor: str) -> str:
+    return f"{repo.PHONE_WEB_PASSWORD}:{vendor}"
+
+
+@dataclass(frozen=True, slots=True)
+class WebLogins:
+    """The phones' web user and password: one for all, or a vendor's own."""
+
+    common: tuple[str, str]
+    vendors: dict[str, tuple[str, str]]
+
+    def of(self, vendor: str) -> tuple[str, str]:
+        return self.vendors.get(vendor, self.common)
+
+
 def is_secret(key: str) -> bool:
     """Settings whose values are passwords or certificates."""
     return any(word in key.lower() for word in ("pass", "cert"))
@@ -96,7 +111,6 @@ class Outcome:
 # Options for one run (the CLI's flags), not stored: ProvisioningOptions
 # fields and "web_password".
 Overrides = dict[str, object]
-Login = tuple[str, str]  # the phones' web user and password
 Seen = dict[str, str]  # vendor and MAC as far as known, for a failure's result
 # ("progress", text) / ("found", Sighting) / ("result", Outcome)
 Report = Callable[[str, object], None]
@@ -147,10 +161,15 @@ class Provisioner:
     async def options(self) -> ProvisioningOptions:
         return cast(ProvisioningOptions, await repo.load_section(self.db, "provisioning"))
 
-    async def web_login(self) -> tuple[str, str]:
+    async def web_logins(self) -> WebLogins:
+        """The phones' web logins: the common one, and each vendor's own where set."""
         opts = await self.options()
         password = await repo.get_secret(self.db, self.box, repo.PHONE_WEB_PASSWORD)
-        return opts.web_user, password or ""
+        vendors: dict[str, tuple[str, str]] = {}
+        for vendor, user in opts.vendor_web_users.items():
+            secret = await repo.get_secret(self.db, self.box, vendor_password_key(vendor))
+            vendors[vendor] = (user, secret or "")
+        return WebLogins((opts.web_user, password or ""), vendors)
 
     # -- the web interface ------------------------------------------------------------
 
@@ -184,13 +203,14 @@ class Provisioner:
             verify=_tls_context(),  # one for all: building one costs ~20 ms
         )
 
-    async def identify(self, target: Target, user: str, password: str) -> Sighting:
+    async def identify(self, target: Target, logins: WebLogins) -> Sighting:
         """The phone as its web interface describes it; the vendor is tried
         from the sighting, else each vendor in turn."""
         vendors = [target.vendor] if target.vendor in DIALECTS else list(DIALECTS)
         errors: list[BaseException] = []
         for vendor in vendors:
             dialect = DIALECTS[vendor]
+            user, password = logins.of(vendor)
             try:
                 async with self._client(target, dialect, user, password) as http:
                     await dialect.login(http, user, password)
@@ -226,7 +246,7 @@ class Provisioner:
         queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
         found: dict[str, Sighting] = {}
         transports: list[asyncio.DatagramTransport] = []
-        user, password = await self.web_login()
+        logins = await self.web_logins()
         iface = next((i for i in local_interfaces() if i.ip == local_ip), None)
         try:
             probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -274,9 +294,7 @@ class Provisioner:
             async def fingerprint(seen: Sighting) -> None:
                 try:
                     async with limit:
-                        web = await self.identify(
-                            Target(seen.ip, seen.vendor, seen.mac), user, password
-                        )
+                        web = await self.identify(Target(seen.ip, seen.vendor, seen.mac), logins)
                     if not seen.mac or web.mac == seen.mac:
                         # the web interface knows the model best; the source says both
                         seen = replace(web.merged(seen), source=f"{seen.source}, {web.source}")
@@ -383,18 +401,19 @@ class Provisioner:
     async def _each(
         self,
         targets: list[Target],
-        work: Callable[[Target, ProvisioningOptions, Login, Seen], Awaitable[Outcome]],
+        work: Callable[[Target, ProvisioningOptions, WebLogins, Seen], Awaitable[Outcome]],
         report: Report,
         overrides: Overrides | None,
     ) -> list[Outcome]:
         opts = await self.options()
-        user, password = await self.web_login()
+        login = await self.web_logins()
         if overrides:
             changes = {k: v for k, v in overrides.items() if k != "web_password"}
             opts = ProvisioningOptions.model_validate({**opts.model_dump(), **changes})
-            user = opts.web_user
-            password = str(overrides.get("web_password", password))
-        login = (user, password)
+            if "web_user" in overrides or "web_password" in overrides:
+                # given for this run: one login for every phone
+                password = str(overrides.get("web_password", login.common[1]))
+                login = WebLogins((opts.web_user, password), {})
         limit = asyncio.Semaphore(opts.concurrency)
 
         async def one(target: Target) -> Outcome:
@@ -429,17 +448,18 @@ class Provisioner:
         return list(await asyncio.gather(*(one(t) for t in targets)))
 
     async def _open(
-        self, target: Target, login: Login, seen: Seen
+        self, target: Target, logins: WebLogins, seen: Seen
     ) -> tuple[Dialect, httpx.AsyncClient, Identity]:
         if target.vendor not in DIALECTS:
             # One SIP OPTIONS says the vendor; else each vendor's pages are tried.
             answer = await sip_probe(target.ip)
             vendor = answer.vendor if answer is not None else ""
             if vendor not in DIALECTS:
-                vendor = (await self.identify(target, *login)).vendor
+                vendor = (await self.identify(target, logins)).vendor
             target = replace(target, vendor=vendor)
         seen["vendor"] = target.vendor
         dialect = DIALECTS[target.vendor]
+        login = logins.of(target.vendor)
         http = self._client(target, dialect, *login)
         try:
             await dialect.login(http, *login)
@@ -456,9 +476,9 @@ class Provisioner:
         return dialect, http, who
 
     async def _push_one(
-        self, target: Target, opts: ProvisioningOptions, login: Login, seen: Seen
+        self, target: Target, opts: ProvisioningOptions, logins: WebLogins, seen: Seen
     ) -> Outcome:
-        dialect, http, who = await self._open(target, login, seen)
+        dialect, http, who = await self._open(target, logins, seen)
         async with contextlib.aclosing(http):
             mac = who.mac or target.mac
             account = await self._account(target, mac, opts)
@@ -489,9 +509,9 @@ class Provisioner:
             return await self._finish(dialect, http, target.ip, mac, opts, detail, plan.slot)
 
     async def _delete_one(
-        self, target: Target, opts: ProvisioningOptions, login: Login, seen: Seen
+        self, target: Target, opts: ProvisioningOptions, logins: WebLogins, seen: Seen
     ) -> Outcome:
-        dialect, http, who = await self._open(target, login, seen)
+        dialect, http, who = await self._open(target, logins, seen)
         async with contextlib.aclosing(http):
             mac = who.mac or target.mac
             keys = accounts.poly_keys() if dialect.vendor == "poly" else []
