@@ -136,6 +136,10 @@ async def test_find_provide_delete_with_progress(
         "data-done", "yes", timeout=30_000
     )
     await expect(page.locator("#find-job tbody tr")).to_have_count(3)
+    # the search shows where each was provided
+    await expect(page.locator(f"#find-job tr[data-ip='{sim.phone_ip(0)}']")).to_contain_text(
+        "identity 12"
+    )
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Delete provisioning").click()
     results = page.locator("#provide-job .job")

@@ -301,10 +301,13 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
         )
 
     async def job_fragment(request: Request, job: Job) -> Response:
-        # A finished push or delete also brings the list of provided phones up to date.
-        records = await service.provisioned() if job.done and job.kind != "find" else []
+        # The search marks phones provided already; a finished push or delete
+        # also brings the list of provided phones up to date.
+        records = await service.provisioned()
         return templates.TemplateResponse(
-            request, "provisioning_job.html", {"job": job, "records": records}
+            request,
+            "provisioning_job.html",
+            {"job": job, "records": records, "provided": {r["mac"]: r["slot"] for r in records}},
         )
 
     @app.post("/ui/provisioning/find", include_in_schema=False)
