@@ -283,7 +283,9 @@ class UacstaServer:
             return server, port, self._phone_password
 
         assert self.box is not None
-        self.config_server = HttpService("phone", create_config_app(source, config_token(self.box)))
+        self.config_server = HttpService(
+            "phone", create_config_app(source, config_token(self.box), self._ca_pem)
+        )
         try:
             await self.config_server.listen(
                 opts.interface, CONFIG_SERVER, iface.address, opts.http_port, None

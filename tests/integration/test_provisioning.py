@@ -221,14 +221,17 @@ async def test_without_restart_the_phone_needs_one(server: UacstaServer) -> None
 
 
 async def test_tls_with_our_ca(server: UacstaServer) -> None:
-    """Over TLS a Poly phone gets our CA and checks the server's certificate with it."""
-    sims = await start_devices([spec(0, "poly"), spec(1, "gigaset")])
+    """Over TLS a Poly phone gets our CA in its settings, a Yealink loads it
+    from the configuration server, and both check the server's certificate
+    with it; the Gigaset cannot do TLS."""
+    sims = await start_devices([spec(0, "poly"), spec(1, "gigaset"), spec(2, "yealink")])
     try:
         assert server.provisioner is not None and server.phones is not None
         await web_password(server)
         await repo.set_path(server.db, "provisioning.transport", "TLS")
-        poly, gigaset = await server.provisioner.push(targets(sims))
+        poly, gigaset, yealink = await server.provisioner.push(targets(sims))
         assert poly.state == "done", poly
+        assert yealink.state == "done", yealink
         assert gigaset.state == "failed" and "TCP only" in gigaset.detail
         device = sims.devices[0]
         assert "BEGIN CERTIFICATE" in device.settings["device.sec.TLS.customCaCert1"]
@@ -239,6 +242,17 @@ async def test_tls_with_our_ca(server: UacstaServer) -> None:
         assert phone.config.server_port == server.phones.port("lan", "TLS")
         await eventually(
             lambda: getattr(server.directory.get(device.mac), "status", "") == "controllable",
+            timeout=10,
+        )
+        ylink = sims.devices[2]
+        assert ylink.settings["trusted_certificates.url"].endswith("/ca.pem")
+        await eventually(lambda: len(ylink.phones) == 1, timeout=5)
+        assert server.cert_paths is not None and server.cert_paths.ca is not None
+        assert ylink.trusted_ca == server.cert_paths.ca.read_text()
+        tls = ylink.phones[0].config.tls
+        assert tls is not None and tls.verify_mode == ssl.CERT_REQUIRED
+        await eventually(
+            lambda: getattr(server.directory.get(ylink.mac), "status", "") == "controllable",
             timeout=10,
         )
     finally:

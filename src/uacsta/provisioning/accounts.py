@@ -41,6 +41,7 @@ class Account:
     ca_pem: str = ""  # our CA, for vendors that take it through configuration
     config_port: int = 0  # our HTTP provisioning endpoint (Mitel configuration server)
     config_path: str = MITEL_PATH  # its folder with startup.cfg
+    ca_url: str = ""  # our CA on that endpoint, for vendors that fetch it by URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,11 @@ def _yealink(settings: Mapping[str, str], a: Account) -> Plan:
         p + "sip_server.1.expires": str(a.expiry),
         "features.csta_control.enable": "1",
     }
+    if a.transport == "TLS" and a.ca_url:
+        # The phone loads our CA from the configuration server and then
+        # trusts the certificates it signs.
+        writes["trusted_certificates.url"] = a.ca_url
+        writes["security.trust_certificates"] = "1"
     return Plan(f"account {n}", writes)
 
 

@@ -31,7 +31,7 @@ from ..store import repo
 from ..store.db import Database
 from . import accounts
 from .accounts import Account, ProvisioningError
-from .config_server import config_folder
+from .config_server import CA_PATH, config_folder
 from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
 from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
@@ -376,6 +376,8 @@ class Provisioner:
                 iface.address if iface.address not in ("0.0.0.0", "::") else _route_to(target.ip)
             )
         password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD) or ""
+        config_port = self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0
+        host = f"[{server}]" if ":" in server else server
         return Account(
             mac=mac,
             password=password,
@@ -384,8 +386,9 @@ class Provisioner:
             transport=opts.transport,
             expiry=opts.expiry,
             ca_pem=self.ca_pem() if opts.transport == "TLS" else "",
-            config_port=self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0,
+            config_port=config_port,
             config_path=config_folder(config_token(self.box)),
+            ca_url=f"http://{host}:{config_port}/{CA_PATH}" if config_port else "",
         )
 
     async def push(

@@ -147,6 +147,7 @@ class SimDevice:
         self.switch = switch
         self.settings: dict[str, str] = {**_factory_settings(spec), **spec.settings}
         self.loaded_config: dict[str, str] = {}  # Mitel: the files loaded at start
+        self.trusted_ca = ""  # Yealink: the CA loaded by URL at start
         self.phones: list[SimPhone] = []
         self.boots = 0
         self._udp: _Udp | None = None
@@ -206,6 +207,8 @@ class SimDevice:
         self.boots += 1
         if self.vendor in PNP_VENDORS:
             self._send_pnp_subscribe()
+        if self.vendor == "yealink":
+            await self._load_trusted_certificates()
         if self.vendor == "mitel":
             await self._load_mitel_config()
             registrations = accounts.registrations("mitel", self.loaded_config, self.mac)
@@ -245,7 +248,7 @@ class SimDevice:
 
     def _tls(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context()
-        ca = self.settings.get("device.sec.TLS.customCaCert1", "")
+        ca = self.settings.get("device.sec.TLS.customCaCert1", "") or self.trusted_ca
         if ca:
             ctx.load_verify_locations(cadata=ca)
             ctx.check_hostname = False
@@ -254,6 +257,23 @@ class SimDevice:
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
+    async def _fetch(self, url: str) -> str | None:
+        """A file from a provisioning server, asked from the phone's own address."""
+        transport = httpx.AsyncHTTPTransport(local_address=self.spec.ip)
+        async with httpx.AsyncClient(
+            transport=transport, timeout=5.0, trust_env=False, verify=False
+        ) as http:
+            try:
+                r = await http.get(url)
+            except httpx.HTTPError as exc:
+                log.warning("%s: cannot load %s: %s", self.mac, url, exc)
+                return None
+        if r.status_code == 200:
+            return r.text
+        if r.status_code != 404:
+            log.warning("%s: %s: HTTP %d %s", self.mac, url, r.status_code, r.text)
+        return None
+
     async def _load_mitel_config(self) -> None:
         s = self.settings
         self.loaded_config = {}
@@ -261,20 +281,17 @@ class SimDevice:
             return
         path = s.get("http path", "").strip("/")
         url = f"http://{s['http server']}:{s.get('http port') or 80}/{path + '/' if path else ''}"
-        transport = httpx.AsyncHTTPTransport(local_address=self.spec.ip)
-        async with httpx.AsyncClient(
-            transport=transport, timeout=5.0, trust_env=False, verify=False
-        ) as http:
-            for name in ("startup.cfg", f"{self.mac}.cfg"):
-                try:
-                    r = await http.get(url + name)
-                except httpx.HTTPError as exc:
-                    log.warning("%s: cannot load %s%s: %s", self.mac, url, name, exc)
-                    continue
-                if r.status_code == 200:
-                    self.loaded_config.update(accounts.parse_mitel_cfg(r.text))
-                elif r.status_code != 404:
-                    log.warning("%s: %s%s: HTTP %d %s", self.mac, url, name, r.status_code, r.text)
+        for name in ("startup.cfg", f"{self.mac}.cfg"):
+            text = await self._fetch(url + name)
+            if text is not None:
+                self.loaded_config.update(accounts.parse_mitel_cfg(text))
+
+    async def _load_trusted_certificates(self) -> None:
+        """Yealink: ``trusted_certificates.url``, trusted when ``security.trust_certificates``."""
+        url = self.settings.get("trusted_certificates.url", "")
+        self.trusted_ca = ""
+        if url and self.settings.get("security.trust_certificates") == "1":
+            self.trusted_ca = await self._fetch(url) or ""
 
     # -- SIP on UDP: OPTIONS and plug-and-play -----------------------------------------
 
