@@ -301,8 +301,8 @@ class ProvisioningOptions(BaseModel):
     http_port: Port | None = Field(
         8088,
         description="Port of uacsta's configuration server for phones that load their uaCSTA "
-        "settings from a file (Mitel startup.cfg); empty turns it off. Takes effect when the "
-        "phone service starts",
+        "settings from a file (Mitel startup.cfg) or its CA by URL (Yealink); empty turns it "
+        "off. Takes effect when the phone service starts",
     )
     concurrency: int = Field(16, ge=1, le=256, description="Telephones provided at the same time")
     vendor_web_users: dict[VendorName, str] = Field(
