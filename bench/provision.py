@@ -119,27 +119,21 @@ def main() -> None:
             )
             for concurrency in args.concurrency:
                 common = ["--web-password", WEB, "--web-port", str(WEB_PORT), "--json"]
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uacsta",
-                        "settings",
-                        "set",
-                        "provisioning.concurrency",
-                        str(concurrency),
-                    ],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
+
+                def uacsta(*args: str) -> subprocess.CompletedProcess[str]:
+                    return subprocess.run(
+                        [sys.executable, "-m", "uacsta", *args],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                    )
+
+                if uacsta(
+                    "settings", "set", "provisioning.concurrency", str(concurrency)
+                ).returncode:
+                    raise RuntimeError("cannot set the concurrency option")
                 start = time.monotonic()
-                pushed = subprocess.run(
-                    [sys.executable, "-m", "uacsta", "provision", "push", *ranges, *common],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
+                pushed = uacsta("provision", "push", *ranges, *common)
                 push_s = time.monotonic() - start
                 states = [o["state"] for o in json.loads(pushed.stdout)]
                 if states.count("done") != n:
@@ -151,12 +145,7 @@ def main() -> None:
                     time.sleep(0.2)
                 up_s = time.monotonic() - start
                 start = time.monotonic()
-                deleted = subprocess.run(
-                    [sys.executable, "-m", "uacsta", "provision", "delete", *ranges, *common],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
+                deleted = uacsta("provision", "delete", *ranges, *common)
                 delete_s = time.monotonic() - start
                 if deleted.returncode != 0:
                     raise RuntimeError(f"delete failed: {deleted.stdout[-2000:]}")

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
-from tests.browser.test_admin_ui import browser, shot  # noqa: F401 - the fixture
+from tests.browser.test_admin_ui import browser, page, shot  # noqa: F401 - fixtures
 from tests.conftest import ADMIN_PASSWORD, eventually, make_config, prepare_store
 from tests.helpers.netns import PhoneNet
 from tests.helpers.process import free_port
@@ -44,24 +44,12 @@ async def server(sim: PhoneNet, tmp_path: Path) -> AsyncIterator[UacstaServer]: 
         await srv.stop()
 
 
-@pytest.fixture
-async def page(browser: Browser, server: UacstaServer) -> AsyncIterator[Page]:  # noqa: F811
-    assert server.admin_ui is not None
-    context = await browser.new_context(
-        base_url=f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}",
-        viewport={"width": 1280, "height": 900},
-    )
-    pg = await context.new_page()
-    pg.set_default_timeout(20_000)
-    yield pg
-    await context.close()
-
-
 async def test_find_provide_delete_with_progress(
-    page: Page,
+    page: Page,  # noqa: F811
     server: UacstaServer,
     sim: PhoneNet,  # noqa: F811
 ) -> None:
+    page.set_default_timeout(20_000)  # a search takes its seconds
     await page.goto("/login")
     await page.get_by_label("Name").fill("admin")
     await page.get_by_label("Password").fill(ADMIN_PASSWORD)
