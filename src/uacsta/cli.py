@@ -515,7 +515,7 @@ def provision_find(
     addresses given; each identified by its SIP answer and web interface."""
     import dataclasses
 
-    from .provisioning.service import local_interfaces
+    from .provisioning.network import local_interfaces
 
     cfg = _config(ctx)
     targets = _addresses(addresses) if addresses else []

@@ -24,13 +24,8 @@ from ..net.service import ListenerError, bind
 from ..phones.identity import normalise_user
 from ..provisioning.discovery import expand_targets
 from ..provisioning.jobs import Job
-from ..provisioning.service import (
-    Provisioner,
-    Target,
-    is_secret,
-    local_interfaces,
-    vendor_password_key,
-)
+from ..provisioning.network import local_interfaces
+from ..provisioning.service import Provisioner, Target, is_secret, vendor_password_key
 from ..provisioning.webui import DIALECTS
 from ..settings import (
     SECTIONS,

@@ -16,13 +16,11 @@ import ipaddress
 import logging
 import socket
 import ssl
-import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
 import httpx
-import psutil
 
 from ..logs import log_tag
 from ..secrets_box import SecretBox
@@ -33,6 +31,7 @@ from . import accounts
 from .accounts import Account, ProvisioningError
 from .config_server import CA_PATH, config_folder
 from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
+from .network import Datagrams, local_interfaces, pnp_socket, route_to, sip_probe
 from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
 log = logging.getLogger("uacsta.provisioning")
@@ -62,26 +61,6 @@ def is_secret(key: str) -> bool:
 
 
 CONFIG_SERVER = "HTTP (configuration server)"
-
-
-@dataclass(frozen=True, slots=True)
-class LocalInterface:
-    """An IPv4 address of this host that discovery can search from."""
-
-    name: str
-    ip: str
-    broadcast: str
-
-
-def local_interfaces() -> list[LocalInterface]:
-    out = []
-    for name, addrs in sorted(psutil.net_if_addrs().items()):
-        for a in addrs:
-            if a.family != socket.AF_INET or not a.netmask:
-                continue
-            net = ipaddress.IPv4Network(f"{a.address}/{a.netmask}", strict=False)
-            out.append(LocalInterface(name, a.address, a.broadcast or str(net.broadcast_address)))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +97,6 @@ Report = Callable[[str, object], None]
 
 def _quiet(kind: str, payload: object) -> None:
     pass
-
-
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, queue: asyncio.Queue[tuple[bytes, str]]) -> None:
-        self.queue = queue
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.queue.put_nowait((data, str(addr[0])))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("discovery socket: %s", exc)
 
 
 def _describe(exc: BaseException, ip: str) -> str:
@@ -257,11 +225,9 @@ class Provisioner:
                     socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local_ip)
                 )
             probe.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(queue), sock=probe
-            )
+            transport, _ = await loop.create_datagram_endpoint(lambda: Datagrams(queue), sock=probe)
             transports.append(transport)
-            pnp = self._pnp_socket(local_ip)
+            pnp = pnp_socket(local_ip)
             if pnp is None:
                 report(
                     "progress",
@@ -269,7 +235,7 @@ class Provisioner:
                 )
             else:
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(queue), sock=pnp
+                    lambda: Datagrams(queue), sock=pnp
                 )
                 transports.append(transport)
             sent_from = probe.getsockname()
@@ -303,6 +269,7 @@ class Provisioner:
                 found[seen.ip] = seen
                 report("found", seen)
 
+            wanted = set(addresses)
             deadline = loop.time() + duration
             while (left := deadline - loop.time()) > 0:
                 try:
@@ -312,6 +279,8 @@ class Provisioner:
                 seen = read_datagram(data, ip)
                 if seen is None or ip == local_ip:
                     continue
+                if iface is not None and not iface.reaches(ip) and ip not in wanted:
+                    continue  # another network's phone: not reachable from this interface
                 log.debug(
                     "discovery: received from %s:\n%s",
                     ip,
@@ -338,23 +307,6 @@ class Provisioner:
         report("progress", f"search finished: {len(found)} telephones")
         return sorted(found.values(), key=lambda s: ipaddress.ip_address(s.ip))
 
-    @staticmethod
-    def _pnp_socket(local_ip: str | None) -> socket.socket | None:
-        """Booting snom, Yealink and Poly phones SUBSCRIBE to sip.mcast.net:5060."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", SIP_PORT))
-            mreq = struct.pack(
-                "4s4s", socket.inet_aton(SIP_MCAST), socket.inet_aton(local_ip or "0.0.0.0")
-            )
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
-        except OSError as exc:
-            log.info("plug-and-play listener unavailable: %s", exc)
-            sock.close()
-            return None
-        return sock
-
     # -- provide and delete ----------------------------------------------------------
 
     async def _account(self, target: Target, mac: str, opts: ProvisioningOptions) -> Account:
@@ -373,7 +325,7 @@ class Provisioner:
         server = opts.server_address or (iface.public_address if opts.interface == "wan" else None)
         if not server:
             server = (
-                iface.address if iface.address not in ("0.0.0.0", "::") else _route_to(target.ip)
+                iface.address if iface.address not in ("0.0.0.0", "::") else route_to(target.ip)
             )
         password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD) or ""
         config_port = self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0
@@ -574,34 +526,6 @@ class Provisioner:
         return Outcome(ip, dialect.vendor, mac, "done", detail + "; restarting", slot)
 
 
-async def sip_probe(ip: str, wait: float = 1.0) -> Sighting | None:
-    """The phone at ``ip`` as its answer to one OPTIONS shows it (None: no answer)."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    try:
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(queue), family=family, remote_addr=(ip, SIP_PORT)
-        )
-    except OSError:
-        return None
-    try:
-        local_ip, local_port = transport.get_extra_info("sockname")[:2]
-        transport.sendto(options_request(local_ip, local_port, ip))
-        deadline = loop.time() + wait
-        while (left := deadline - loop.time()) > 0:
-            try:
-                data, source = await asyncio.wait_for(queue.get(), left)
-            except TimeoutError:
-                return None
-            seen = read_datagram(data, source)
-            if seen is not None:
-                return seen
-        return None
-    finally:
-        transport.close()
-
-
 def config_token(box: SecretBox) -> str:
     """The secret folder of the configuration server, stable for this data folder."""
     return box.raw_secret("mitel-configuration-folder").hex()[:32]
@@ -610,11 +534,3 @@ def config_token(box: SecretBox) -> str:
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
-
-
-def _route_to(ip: str) -> str:
-    """This host's address on the way to ``ip`` (no packet is sent)."""
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.connect((ip, SIP_PORT))
-        return str(s.getsockname()[0])

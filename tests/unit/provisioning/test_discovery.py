@@ -99,3 +99,11 @@ def test_targets_as_typed() -> None:
     for bad in ("10.0.0", "10.0.0.9-5", "phone", "10.0.0.0/8"):
         with pytest.raises(ValueError):
             expand_targets(bad)
+
+
+def test_an_interface_reaches_its_own_network_only() -> None:
+    from uacsta.provisioning.network import LocalInterface
+
+    lan = LocalInterface("eth1", "10.0.0.1", "10.0.0.255", "10.0.0.0/24")
+    assert lan.reaches("10.0.0.7")
+    assert not lan.reaches("10.0.1.7") and not lan.reaches("fe80::1") and not lan.reaches("x")
