@@ -59,16 +59,35 @@ class Datagrams(asyncio.DatagramProtocol):
         log.debug("discovery socket: %s", exc)
 
 
+def join_sip_mcast(sock: socket.socket, on_ip: str) -> None:
+    """Join sip.mcast.net on the interface that has ``on_ip`` (0.0.0.0: the default one)."""
+    mreq = struct.pack("4s4s", socket.inet_aton(SIP_MCAST), socket.inet_aton(on_ip))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+
+
+def probe_socket(local_ip: str | None) -> socket.socket:
+    """Where discovery's OPTIONS leave from: broadcast allowed, multicast out of
+    ``local_ip``'s interface and no further than this network."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind((local_ip or "0.0.0.0", 0))
+        if local_ip:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local_ip))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def pnp_socket(local_ip: str | None) -> socket.socket | None:
     """Booting snom, Yealink and Poly phones SUBSCRIBE to sip.mcast.net:5060."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("0.0.0.0", SIP_PORT))
-        mreq = struct.pack(
-            "4s4s", socket.inet_aton(SIP_MCAST), socket.inet_aton(local_ip or "0.0.0.0")
-        )
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        join_sip_mcast(sock, local_ip or "0.0.0.0")
         if sys.platform.startswith("linux"):
             # Without this, Linux hands the socket every group joined by any
             # socket on any interface (IP_MULTICAST_ALL defaults to 1).

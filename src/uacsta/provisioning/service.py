@@ -14,7 +14,6 @@ import contextlib
 import functools
 import ipaddress
 import logging
-import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -31,7 +30,14 @@ from . import accounts
 from .accounts import Account, ProvisioningError
 from .config_server import CA_PATH, config_folder
 from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
-from .network import Datagrams, local_interfaces, pnp_socket, route_to, sip_probe
+from .network import (
+    Datagrams,
+    local_interfaces,
+    pnp_socket,
+    probe_socket,
+    route_to,
+    sip_probe,
+)
 from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
 log = logging.getLogger("uacsta.provisioning")
@@ -171,32 +177,53 @@ class Provisioner:
             verify=_tls_context(),  # one for all: building one costs ~20 ms
         )
 
-    async def identify(self, target: Target, logins: WebLogins) -> Sighting:
-        """The phone as its web interface describes it; the vendor is tried
-        from the sighting, else each vendor in turn."""
+    async def _logged_in(
+        self, target: Target, vendor: str, logins: WebLogins
+    ) -> tuple[httpx.AsyncClient, Identity]:
+        """A client logged in to the phone's web interface the way ``vendor``'s
+        is, and what the phone says it is; closed again when either fails."""
+        dialect = DIALECTS[vendor]
+        user, password = logins.of(vendor)
+        http = self._client(target, dialect, user, password)
+        try:
+            await dialect.login(http, user, password)
+            return http, await dialect.identify(http)
+        except BaseException:
+            await http.aclose()
+            raise
+
+    async def _connect(
+        self, target: Target, logins: WebLogins, need_mac: bool
+    ) -> tuple[Dialect, httpx.AsyncClient, Identity]:
+        """The target's vendor, else each vendor in turn, until the web
+        interface lets us in (and, with ``need_mac``, names its MAC)."""
         vendors = [target.vendor] if target.vendor in DIALECTS else list(DIALECTS)
         errors: list[BaseException] = []
         for vendor in vendors:
-            dialect = DIALECTS[vendor]
-            user, password = logins.of(vendor)
             try:
-                async with self._client(target, dialect, user, password) as http:
-                    await dialect.login(http, user, password)
-                    who: Identity = await dialect.identify(http)
+                http, who = await self._logged_in(target, vendor, logins)
             except (WebError, httpx.HTTPError, ValueError) as exc:
                 errors.append(exc)
                 if isinstance(exc, httpx.ConnectError | httpx.TimeoutException):
                     break  # nothing listens there: no other vendor will answer either
                 continue
-            if who.mac:
-                return Sighting(
-                    target.ip, vendor, who.model, who.firmware, who.mac, "web interface"
-                )
+            if who.mac or not need_mac:
+                return DIALECTS[vendor], http, who
+            await http.aclose()
         # A refused login says more than the pages other vendors would have had.
         refused = [e for e in errors if isinstance(e, LoginRefused)]
         if errors:
             raise WebError(_describe((refused or errors)[-1], target.ip))
         raise WebError(f"the web interface at {target.ip} did not say which phone it is")
+
+    async def identify(self, target: Target, logins: WebLogins) -> Sighting:
+        """The phone as its web interface describes it; the vendor is tried
+        from the sighting, else each vendor in turn."""
+        dialect, http, who = await self._connect(target, logins, need_mac=True)
+        await http.aclose()
+        return Sighting(
+            target.ip, dialect.vendor, who.model, who.firmware, who.mac, "web interface"
+        )
 
     # -- find telephones -------------------------------------------------------------
 
@@ -217,14 +244,7 @@ class Provisioner:
         logins = await self.web_logins()
         iface = next((i for i in local_interfaces() if i.ip == local_ip), None)
         try:
-            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            probe.bind((local_ip or "0.0.0.0", 0))
-            if local_ip:
-                probe.setsockopt(
-                    socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local_ip)
-                )
-            probe.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+            probe = probe_socket(local_ip)
             transport, _ = await loop.create_datagram_endpoint(lambda: Datagrams(queue), sock=probe)
             transports.append(transport)
             pnp = pnp_socket(local_ip)
@@ -408,24 +428,18 @@ class Provisioner:
         if target.vendor not in DIALECTS:
             # One SIP OPTIONS says the vendor; else each vendor's pages are tried.
             answer = await sip_probe(target.ip)
-            vendor = answer.vendor if answer is not None else ""
-            if vendor not in DIALECTS:
-                vendor = (await self.identify(target, logins)).vendor
-            target = replace(target, vendor=vendor)
+            if answer is not None and answer.vendor in DIALECTS:
+                target = replace(target, vendor=answer.vendor)
         seen["vendor"] = target.vendor
-        dialect = DIALECTS[target.vendor]
-        login = logins.of(target.vendor)
-        http = self._client(target, dialect, *login)
-        try:
-            await dialect.login(http, *login)
-            who = await dialect.identify(http)
-            if target.mac and who.mac and who.mac != target.mac:
-                raise WebError(
-                    f"the phone at {target.ip} is now {who.mac}, not {target.mac}; search again"
-                )
-        except BaseException:
+        dialect, http, who = await self._connect(
+            target, logins, need_mac=target.vendor not in DIALECTS
+        )
+        seen["vendor"] = dialect.vendor
+        if target.mac and who.mac and who.mac != target.mac:
             await http.aclose()
-            raise
+            raise WebError(
+                f"the phone at {target.ip} is now {who.mac}, not {target.mac}; search again"
+            )
         seen["mac"] = who.mac or target.mac
         log_tag.set(seen["mac"])
         return dialect, http, who

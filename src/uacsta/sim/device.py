@@ -22,7 +22,6 @@ import logging
 import secrets
 import socket
 import ssl
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import httpx
 from ..net.http import HttpService
 from ..provisioning import accounts
 from ..provisioning.discovery import SIP_MCAST, SIP_PORT, udp_request
+from ..provisioning.network import join_sip_mcast
 from ..sip.errors import SipParseError
 from ..sip.message import Request, build_response, parse_message
 from .phone import USER_AGENTS, SimPhone, SimPhoneConfig
@@ -134,8 +134,7 @@ def _udp_socket(host: str, group_on: str | None = None) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     sock.bind((host, SIP_PORT))
     if group_on is not None:
-        mreq = struct.pack("4s4s", socket.inet_aton(SIP_MCAST), socket.inet_aton(group_on))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        join_sip_mcast(sock, group_on)
     else:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host))
     return sock
