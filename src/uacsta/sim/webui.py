@@ -46,7 +46,7 @@ class _Auth:
         self.digest = DigestServer(f"{device.vendor} {device.mac}", secrets.token_bytes(16))
         self.sessions: set[str] = set()
 
-    def _user_ok(self, user: str, password: str) -> bool:
+    def user_ok(self, user: str, password: str) -> bool:
         d = self.device.spec
         return secrets.compare_digest(f"{user}\0{password}", f"{d.web_user}\0{d.web_password}")
 
@@ -56,7 +56,7 @@ class _Auth:
             if value.lower().startswith("basic "):
                 with_pw = base64.b64decode(value[6:]).decode(errors="replace")
                 user, _, password = with_pw.partition(":")
-                if self._user_ok(user, password):
+                if self.user_ok(user, password):
                     return await handler(request)
             return PlainTextResponse(
                 "401 Unauthorized", 401, {"WWW-Authenticate": f'Basic realm="{self.device.vendor}"'}
@@ -97,10 +97,6 @@ class _Auth:
         return sid
 
 
-def _restart(device: SimDevice) -> None:
-    device.schedule_restart()
-
-
 def snom_app(device: SimDevice) -> Starlette:
     auth = _Auth(device)
 
@@ -126,7 +122,7 @@ def snom_app(device: SimDevice) -> Starlette:
 
     async def update(request: Request) -> Response:
         if request.query_params.get("reboot") == "Reboot":
-            _restart(device)
+            device.schedule_restart()
             return Response("<html><body>Rebooting...</body></html>", media_type="text/html")
         return Response("<html><body>Software update</body></html>", media_type="text/html")
 
@@ -144,7 +140,7 @@ def yealink_app(device: SimDevice) -> Starlette:
 
     async def login(request: Request) -> Response:
         form = await request.form()
-        if auth._user_ok(str(form.get("username", "")), str(form.get("pwd", ""))):
+        if auth.user_ok(str(form.get("username", "")), str(form.get("pwd", ""))):
             response = Response("<html><body>status</body></html>", media_type="text/html")
             response.set_cookie("JSESSIONID", auth.new_session(), httponly=True)
             return response
@@ -179,7 +175,7 @@ def yealink_app(device: SimDevice) -> Starlette:
                     device.settings[key.strip()] = value.strip()
             return JSONResponse({"ret": "ok"})
         if page == "settings-upgrade" and q == "reboot" and request.method == "POST":
-            _restart(device)
+            device.schedule_restart()
             return JSONResponse({"ret": "ok"})
         return PlainTextResponse("not found", 404)
 
@@ -224,7 +220,7 @@ def poly_app(device: SimDevice) -> Starlette:
         return JSONResponse({"Status": "2000"})
 
     async def restart(request: Request) -> Response:
-        _restart(device)
+        device.schedule_restart()
         return JSONResponse({"Status": "2000"})
 
     return Starlette(
@@ -266,7 +262,7 @@ def mitel_app(device: SimDevice) -> Starlette:
     async def reset(request: Request) -> Response:
         form = await request.form()
         if form.get("resetOption") == "0":
-            _restart(device)
+            device.schedule_restart()
         return Response("<html><body>Restarting</body></html>", media_type="text/html")
 
     async def server_cfg(request: Request) -> Response:
@@ -291,7 +287,7 @@ def gigaset_app(device: SimDevice) -> Starlette:
             body = await request.json()
         except json.JSONDecodeError:
             body = {}
-        if auth._user_ok(str(body.get("username", "")), str(body.get("password", ""))):
+        if auth.user_ok(str(body.get("username", "")), str(body.get("password", ""))):
             response = JSONResponse({"result": "ok"})
             response.set_cookie("sid", auth.new_session(), httponly=True)
             return response
@@ -311,7 +307,7 @@ def gigaset_app(device: SimDevice) -> Starlette:
         return JSONResponse(device.settings)
 
     async def reboot(request: Request) -> Response:
-        _restart(device)
+        device.schedule_restart()
         return JSONResponse({"result": "ok"})
 
     return Starlette(
@@ -343,7 +339,7 @@ def auerswald_app(device: SimDevice) -> Starlette:
         return JSONResponse(device.settings)
 
     async def reboot(request: Request) -> Response:
-        _restart(device)
+        device.schedule_restart()
         return Response(status_code=204)
 
     return Starlette(
