@@ -24,6 +24,7 @@ from .clients.logins import ClientLogins
 from .clients.sip import SipClientFace
 from .config import Config
 from .core.switching import SwitchingFunction
+from .csta.types import SystemStatus
 from .logs import LogManager, check_writable
 from .net import tls
 from .net.connection import SipConnection
@@ -31,6 +32,7 @@ from .net.http import HttpService
 from .net.service import ListenerError, SipService
 from .phones.directory import PhoneDirectory
 from .phones.endpoint import PhoneEndpoint
+from .phones.lifecycle import Phase
 from .phones.registrar import Registrar, RegistrarPolicy
 from .phones.session import SessionSettings
 from .phones.sessions import SessionManager
@@ -152,13 +154,20 @@ class UacstaServer:
                 keepalive=float(self._advanced.keepalive),
                 request_timeout=self._client_conn.request_timeout,
             ),
+            system_status=self._status_for_phones,
         )
         self.registrar.listeners.append(self.sessions.binding_changed)
         self.registrar.listeners.append(lambda _change, _binding: self.phones_changed())
-        self.sessions.listeners.append(lambda _session: self.phones_changed())
+        self.sessions.listeners.append(lambda _line: self.phones_changed())
         self.switching = SwitchingFunction(
-            self.sessions, resume_window=lambda: float(self._client_conn.resume_window)
+            self.sessions,
+            resume_window=lambda: float(self._client_conn.resume_window),
+            system_status=self._status_for_clients,
+            # a phone away for longer than its registration loses its identities
+            takeover_after=lambda: float(self._advanced.sip_expiration),
+            request_timeout=lambda: self._client_conn.request_timeout,
         )
+        self.sessions.observers.append(self.switching)
         await self.logins.load()
         self.provisioner = Provisioner(
             self.db,
@@ -184,6 +193,21 @@ class UacstaServer:
             # The password itself goes to the console only (StartupNotes), never
             # into a log file that may be sent with a support case.
             log.warning("generated a phone password; set it with 'uacsta password phone'")
+
+    def _status_for_clients(self) -> SystemStatus:
+        """RequestSystemStatus from a client: disabled while the phone service
+        is stopped, partiallyDisabled while a registered phone's dialog is
+        being recovered, else normal."""
+        if self.phones is None or not self.phones.running or self.sessions is None:
+            return SystemStatus.DISABLED
+        if self.sessions.phases()[Phase.RECOVERING.value]:
+            return SystemStatus.PARTIALLY_DISABLED
+        return SystemStatus.NORMAL
+
+    def _status_for_phones(self) -> SystemStatus:
+        """RequestSystemStatus from a phone: whether clients can reach it."""
+        running = self.client_api is not None and self.client_api.running
+        return SystemStatus.NORMAL if running else SystemStatus.DISABLED
 
     def _policy(self) -> RegistrarPolicy:
         adv = self._advanced
@@ -315,6 +339,7 @@ class UacstaServer:
                 self.box.raw_secret("client-digest-nonce"),
                 algorithms=("MD5", "SHA-256"),
             ),
+            request_timeout=lambda: self._client_conn.request_timeout,
         )
         face = self.client_face
         self.client_sip = self._sip_service(
@@ -377,6 +402,8 @@ class UacstaServer:
             self.client_service_since = None
 
     async def stop_phone_service(self) -> None:
+        if self.switching is not None:
+            self.switching.abort_registrations("phone service stopped")
         if self.sessions is not None:
             await self.sessions.close()
         if self.config_server is not None:

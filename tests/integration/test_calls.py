@@ -63,20 +63,29 @@ class Pair:
         for phone in (self.a, self.b):
             self.switch.attach(phone)
         self.events: dict[str, list[CstaMessage]] = defaultdict(list)
-        server.sessions.event_listeners.append(
-            # call events only: a phone also reports its DND and forwarding
-            # settings (DoNotDisturb, Forwarding events), not the subject here
-            lambda session, event: (
-                None
-                if isinstance(event, DoNotDisturbEvent | ForwardingEvent)
-                else self.events[session.mac].append(event)
-            )
-        )
+        server.sessions.observers.append(self)
         self.refs: dict[str, str] = {}
+
+    # -- the session manager's PhoneObserver: call events only (a phone also
+    # reports its DND and forwarding settings, not the subject here)
+    def phone_event(self, mac: str, event: CstaMessage) -> None:
+        if not isinstance(event, DoNotDisturbEvent | ForwardingEvent):
+            self.events[mac].append(event)
+
+    def phone_changed(self, line: object) -> None:
+        pass
+
+    def phone_removed(self, mac: str) -> None:
+        pass
+
+    def monitor_stopped(self, mac: str, monitor_xref: str) -> None:
+        pass
 
     def session(self, phone: SimPhone) -> PhoneSession:
         assert self.server.sessions is not None
-        return self.server.sessions.sessions[phone.mac]
+        session = self.server.sessions.session(phone.mac)
+        assert session is not None
+        return session
 
     async def start(self) -> None:
         assert self.server.sessions is not None

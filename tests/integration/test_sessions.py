@@ -19,7 +19,9 @@ from uacsta.csta.model import (
     SystemRegister,
 )
 from uacsta.csta.types import DeviceID
-from uacsta.phones.session import PhoneSession, SessionSettings, SessionState
+from uacsta.dialog import State as SessionState
+from uacsta.phones.lifecycle import Phase
+from uacsta.phones.session import PhoneSession, SessionSettings
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 from uacsta.store import repo
@@ -52,7 +54,8 @@ def sim(server: UacstaServer, vendor: str, *, tls: bool = False, **kw: object) -
 
 def session(server: UacstaServer, mac: str) -> PhoneSession | None:
     assert server.sessions is not None
-    return server.sessions.sessions.get(mac)
+    line = server.sessions.line(mac)
+    return line.session if line is not None else None
 
 
 def is_up(server: UacstaServer, mac: str) -> bool:
@@ -124,7 +127,15 @@ async def test_keepalive_and_a_phone_that_stops_answering(server: UacstaServer) 
     assert s is not None
     phone.config.answer_requests = False  # the phone hangs
     await eventually(lambda: s.state is SessionState.ENDED, timeout=5)
-    assert "no answer to INFO" in s.ended_because
+    assert "no answer to RequestSystemStatus" in s.ended_because
+    line = server.sessions.line(phone.mac)
+    assert line is not None
+    await eventually(lambda: line.phase in (Phase.RECOVERING, Phase.INVITING))
+    assert await stored_status(server, phone.mac) in ("recovering", "registered")
+    phone.config.answer_requests = True  # it answers again, on the same connection
+    await eventually(lambda: is_up(server, phone.mac), timeout=10)
+    assert session(server, phone.mac) is not s
+    assert await stored_status(server, phone.mac) == "controllable"
     await phone.stop()
 
 

@@ -171,19 +171,59 @@ async def test_forwarding_and_mwi(lab: Lab) -> None:
 
 
 async def test_snapshot_call_emulated_from_tracked_state(lab: Lab) -> None:
+    """Every known connection of the call, each with the callID its own phone
+    uses: 201's from its monitor, 202's from its monitor (the phones number
+    the same call differently)."""
     client = await lab.client()
     await watch(client, "201")
+    x202 = await watch(client, "202")
     conn = await client.make_call("201", "202")
-    await events(client, 3)
+    seen = await events(client, 4)  # 201: initiated, originated, delivered; 202: delivered
+    at_202 = next(
+        e.csta
+        for e in seen
+        if isinstance(e.csta, m.DeliveredEvent) and e.csta.monitorCrossRefID == x202
+    )
     snom = lab.phones["snom"]
     before = len(snom.received)
     answer = await client.request(m.SnapshotCall(snapshotObject=conn))
     assert isinstance(answer, m.SnapshotCallResponse)
     info = answer.crossRefIDorSnapshotData.snapshotData
-    assert [i.localConnectionState for i in info] == [S.CONNECTED]
+    parties = {
+        i.deviceOnCall.key.split("@")[0]: i  # type: ignore[union-attr]
+        for i in info
+    }
+    assert sorted(parties) == ["201", "202"]
+    assert parties["201"].callIdentifier is not None
+    assert parties["201"].callIdentifier.callID == conn.callID
+    assert parties["201"].localConnectionState is S.CONNECTED
+    assert parties["202"].callIdentifier is not None
+    assert parties["202"].callIdentifier.callID == at_202.connection.callID
+    assert at_202.connection.callID != conn.callID  # each phone has its own number
+    assert parties["202"].localConnectionState is S.ALERTING
     assert len(snom.received) == before  # snom lacks SnapshotCall: not asked
     with pytest.raises(CstaError, match="invalidCallID"):
         await client.request(m.SnapshotCall(snapshotObject=ConnectionID("nope", DeviceID("201"))))
+
+
+async def test_snapshot_call_names_an_unmonitored_party_without_inventing_its_call(
+    lab: Lab,
+) -> None:
+    client = await lab.client()
+    await watch(client, "201")
+    conn = await client.make_call("201", "202")
+    await events(client, 3)
+    answer = await client.request(m.SnapshotCall(snapshotObject=conn))
+    assert isinstance(answer, m.SnapshotCallResponse)
+    info = answer.crossRefIDorSnapshotData.snapshotData
+    assert len(info) == 2
+    own, far = info
+    assert own.localConnectionState is S.CONNECTED
+    assert far.deviceOnCall is not None and far.deviceOnCall.key is not None
+    assert far.deviceOnCall.key.startswith("202")
+    # 202 is not monitored: its callID and state are not known, and not made up
+    assert far.callIdentifier is not None and far.callIdentifier.callID is None
+    assert far.localConnectionState is None
 
 
 async def test_get_switching_function_devices_answered_by_the_server(lab: Lab) -> None:

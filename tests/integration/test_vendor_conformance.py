@@ -54,7 +54,9 @@ class Conformance:
     @property
     def session(self) -> PhoneSession:
         assert self.server.sessions is not None
-        return self.server.sessions.sessions[self.p.mac]
+        session = self.server.sessions.session(self.p.mac)
+        assert session is not None
+        return session
 
     async def ask(self, request: m.CstaMessage) -> m.CstaMessage | CSTAErrorCode:
         """Send ``request`` to the phone and check its answer against the table."""

@@ -132,7 +132,7 @@ def create_app(
         return JSONResponse(to_json(result))
 
     def info(device: Device) -> DeviceInfo:
-        session = sf.sessions.sessions.get(device.mac)
+        session = sf.sessions.session(device.mac)
         point = sf.monitors.points.get(device.key)
         return DeviceInfo(
             device=device.id.value,

@@ -17,16 +17,25 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ..core.clients import ClientClosed, ClientSession, FaceKind
 from ..core.switching import SwitchingFunction
 from ..csta import model as m
-from ..csta.codec import DecodeError, decode, encode, sniff_edition
-from ..csta.errors import CSTAErrorCode
-from ..csta.types import SystemStatus
+from ..csta.codec import decode, encode
+from ..dialog import (
+    CSTA_TYPE,
+    DIALOG_ALLOW,
+    DialogEvent,
+    DialogTimers,
+    Ended,
+    PeerRequest,
+    UacstaDialog,
+)
 from ..logs import log_tag
 from ..net.connection import SipConnection
-from ..sip.dialog import Dialog
+from ..net.dialog_shell import DialogShell
 from ..sip.digest import DigestServer, Verdict, parse_credentials
 from ..sip.errors import SipParseError
 from ..sip.message import Request, Response, build_response
@@ -34,67 +43,65 @@ from ..sip.uas import UasPolicy, precheck_request
 from .logins import ClientLogins
 
 log = logging.getLogger("uacsta.clients")
-CSTA_HEADERS = [
-    ("Content-Type", "application/csta+xml"),
-    ("Content-Disposition", "signal;handling=required"),
-]
-ALLOW = "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS"
 SERVER_HEADER = ("Server", "uacsta")
-POLICY = UasPolicy(allow=tuple(ALLOW.split(", ")))
-# INFOs with events the client has not answered yet; beyond this it is too
-# slow (or no longer there) and its session ends.
-MAX_UNANSWERED = 1000
+POLICY = UasPolicy(allow=tuple(DIALOG_ALLOW.split(", ")))
 
 
-class SipClientDialog:
-    """One client's uaCSTA dialog."""
+class SipClientDialog(DialogShell):
+    """One client's uaCSTA dialog: the sans-IO core's client role, its events
+    written as INFOs with flow control, its requests answered by the
+    switching function."""
 
     def __init__(
-        self, conn: SipConnection, dialog: Dialog, client: ClientSession, edition: int
+        self, face: SipClientFace, conn: SipConnection, core: UacstaDialog, client: ClientSession
     ) -> None:
-        self.conn = conn
-        self.dialog = dialog
+        super().__init__(core, conn, client.tag)
+        self.face = face
         self.client = client
-        self.edition = edition
-        self.unanswered = 0
         self.writer: asyncio.Task[None] | None = None
 
-    def _local(self) -> str:
-        host, port = self.conn.local_address()
-        return f"{host}:{port}"
-
-    def contact(self) -> str:
-        return f"<sip:uacsta@{self._local()};transport={self.conn.transport_name.lower()}>"
+    @property
+    def conn(self) -> SipConnection:
+        return self.shell_conn
 
     async def write_events(self) -> None:
         try:
             async for item in self.client.events():
                 if self.conn.closed:
                     return
-                if self.unanswered >= MAX_UNANSWERED:
-                    self.client.close(f"too slow: {self.unanswered} event INFOs unanswered")
+                payload = item.payload if isinstance(item.payload, bytes) else item.payload.encode()
+                if not self.core.send_event(payload, self.now()):
+                    self.client.close(f"too slow: {self.core.unanswered} event INFOs unanswered")
                     continue
-                info = self.dialog.create_request(
-                    "INFO",
-                    via_host=self._local(),
-                    transport=self.conn.transport_name,
-                    contact=self.contact(),
-                    extra=CSTA_HEADERS,
-                    body=item.payload if isinstance(item.payload, bytes) else item.payload.encode(),
-                )
-                self.unanswered += 1
-                self.conn.send(info)
-        except ClientClosed:
+                self.pump()
+        except ClientClosed as exc:
             # Too slow or logged out elsewhere: end the dialog as a phone would.
-            bye = self.dialog.create_request(
-                "BYE", via_host=self._local(), transport=self.conn.transport_name
-            )
-            self.conn.send(bye)
+            self.core.close(self.now(), str(exc))
+            self.pump()
+
+    def dispatch(self, event: DialogEvent) -> None:
+        if isinstance(event, PeerRequest):
+            self.face.spawn(self._answer(event.ref, event.message))
+        elif isinstance(event, Ended):
+            self.face.end(self.core.call_id, event.reason)
+
+    async def _answer(self, ref: int, msg: m.CstaMessage) -> None:
+        result = await self.face.sf.request(self.client, msg)
+        self.core.respond(ref, result)
+        self.pump()
+        self.client.release()
 
 
 class SipClientFace:
-    def __init__(self, sf: SwitchingFunction, logins: ClientLogins, digest: DigestServer) -> None:
+    def __init__(
+        self,
+        sf: SwitchingFunction,
+        logins: ClientLogins,
+        digest: DigestServer,
+        request_timeout: Callable[[], float] = lambda: 5.0,
+    ) -> None:
         self.sf = sf
+        self.request_timeout = request_timeout
         self.logins = logins
         self.digest = digest
         self.dialogs: dict[str, SipClientDialog] = {}  # by Call-ID
@@ -115,8 +122,8 @@ class SipClientFace:
                 )
             if isinstance(msg, Response):
                 own = self.dialogs.get(msg.call_id)
-                if own is not None and msg.cseq.method == "INFO" and own.unanswered > 0:
-                    own.unanswered -= 1
+                if own is not None:
+                    own.receive(msg)
                 return
             answer = self._request(conn, msg)
             if answer is not None:
@@ -125,20 +132,22 @@ class SipClientFace:
             log_tag.reset(token)
 
     def connection_lost(self, conn: SipConnection) -> None:
-        for call_id, own in list(self.dialogs.items()):
+        for own in list(self.dialogs.values()):
             if own.conn is conn:
-                self._end(call_id, "connection closed")
+                own.core.connection_lost()
+                own.pump()
 
     # -- requests ----------------------------------------------------------------------------
 
     def _request(self, conn: SipConnection, req: Request) -> Response | None:
         own = self.dialogs.get(req.call_id)
         if req.to.tag is not None:
-            if own is None or not own.dialog.matches(req, incoming_request=True):
+            if own is None:
                 if req.method == "ACK":
                     return None
                 return build_response(req, 481, extra=[SERVER_HEADER])
-            return self._in_dialog(own, req)
+            own.receive(req)  # the core answers it (481 for another dialog)
+            return None
         to_tag = secrets.token_hex(6)
         refusal = precheck_request(req, POLICY, to_tag)
         if refusal is not None:
@@ -150,13 +159,15 @@ class SipClientFace:
                 req,
                 200,
                 to_tag=to_tag,
-                extra=[("Allow", ALLOW), ("Accept", "application/csta+xml"), SERVER_HEADER],
+                extra=[("Allow", DIALOG_ALLOW), ("Accept", CSTA_TYPE), SERVER_HEADER],
             )
         if req.method == "ACK":
             return None
         if req.method in ("INFO", "BYE", "CANCEL"):
             return build_response(req, 481, to_tag=to_tag, extra=[SERVER_HEADER])
-        return build_response(req, 405, to_tag=to_tag, extra=[("Allow", ALLOW), SERVER_HEADER])
+        return build_response(
+            req, 405, to_tag=to_tag, extra=[("Allow", DIALOG_ALLOW), SERVER_HEADER]
+        )
 
     def _challenge(self, req: Request, to_tag: str, stale: bool = False) -> Response:
         extra = [
@@ -199,61 +210,39 @@ class SipClientFace:
             return build_response(
                 req, 488, "The uaCSTA INVITE carries RequestSystemStatus", to_tag=to_tag
             )
+        host, port = conn.local_address()
+        core = UacstaDialog.towards_client(
+            local=f"{host}:{port}",
+            transport=conn.transport_name,
+            name=name,
+            timers=DialogTimers(request=self.request_timeout()),
+            system_status=self.sf.system_status,
+        )
         try:
-            dialog = Dialog.from_uas(req, to_tag)
+            answer = core.accept(req, to_tag, asyncio.get_running_loop().time())
         except SipParseError as exc:
             return build_response(req, 400, exc.reason, to_tag=to_tag)
-        edition = sniff_edition(req.body) if req.body else 5
+        answer.headers.add(*SERVER_HEADER)
         client = self.sf.attach(
             name,
             FaceKind.SIP,
             login.rights,
             peer=f"{conn.peer_ip}:{conn.peer_port}",
-            encode=lambda event: encode(event, edition),
+            encode=lambda event: encode(event, core.edition),
         )
         conn.tag = client.tag
-        own = SipClientDialog(conn, dialog, client, edition)
+        own = SipClientDialog(self, conn, core, client)
         self.dialogs[req.call_id] = own
         own.writer = asyncio.get_running_loop().create_task(own.write_events())
-        body = encode(m.RequestSystemStatusResponse(systemStatus=SystemStatus.NORMAL), edition)
-        return build_response(
-            req,
-            200,
-            to_tag=to_tag,
-            extra=[("Contact", own.contact()), ("Allow", ALLOW), *CSTA_HEADERS, SERVER_HEADER],
-            body=body,
-        )
+        return answer
 
-    def _in_dialog(self, own: SipClientDialog, req: Request) -> Response | None:
-        if req.method == "ACK":
-            return None
-        if not own.dialog.accept_remote_cseq(req):
-            return build_response(req, 500, "CSeq out of order")
-        if req.method == "BYE":
-            self._end(req.call_id, "the client ended the dialog (BYE)")
-            return build_response(req, 200)
-        if req.method != "INFO":
-            return build_response(req, 405, extra=[("Allow", ALLOW)])
-        msg = decode(req.body)
-        if isinstance(msg, DecodeError):
-            log.info(
-                "bad CSTA from client %s: %s", own.client.tag, msg, extra={"tag": own.client.tag}
-            )
-            return build_response(req, 400, f"Bad CSTA body: {msg}"[:100])
-        if isinstance(msg, CSTAErrorCode) or msg.KIND is not m.Kind.REQUEST:
-            return build_response(req, 200)  # a client's answer to our INFO
-        task = asyncio.get_running_loop().create_task(self._answer(own, req, msg))
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        # asyncio keeps only weak references to tasks: hold each until done
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return None
 
-    async def _answer(self, own: SipClientDialog, req: Request, msg: m.CstaMessage) -> None:
-        result = await self.sf.request(own.client, msg)
-        body = encode(result, own.edition)
-        own.conn.send(build_response(req, 200, extra=CSTA_HEADERS, body=body))
-        own.client.release()
-
-    def _end(self, call_id: str, reason: str) -> None:
+    def end(self, call_id: str, reason: str) -> None:
         own = self.dialogs.pop(call_id, None)
         if own is None:
             return
@@ -262,8 +251,10 @@ class SipClientFace:
         self.sf.logout(own.client, reason)
 
     async def close(self) -> None:
-        for call_id in list(self.dialogs):
-            self._end(call_id, "client service stopped")
+        for call_id, own in list(self.dialogs.items()):
+            own.core.close(own.now(), "client service stopped")  # BYE
+            own.pump()
+            self.end(call_id, "client service stopped")
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -10,13 +10,16 @@ client's event stream; none of them reaches a phone's connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from ..csta import model as m
+from ..csta.callstate import TrackedCall
 from ..csta.codec import DecodeError
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.types import (
@@ -27,8 +30,9 @@ from ..csta.types import (
     EventDevice,
     SystemStatus,
 )
-from ..phones.session import PhoneSession, SessionError, SessionState
-from ..phones.sessions import SessionManager
+from ..phones.lifecycle import Phase
+from ..phones.session import PhoneSession, SessionError
+from ..phones.sessions import PhoneLine, SessionManager
 from .clients import ClientSession, FaceKind, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
 from .monitors import MonitorPoint, MonitorTable, PointState, Subscription
@@ -42,19 +46,51 @@ def _tagged(client: ClientSession) -> dict[str, object]:
     return {"tag": client.tag}
 
 
+@dataclass(eq=False)
+class SystemRegistration:
+    """A client's SystemRegister: it hears of device changes and aborts."""
+
+    sys_stat_register_id: str
+    client: ClientSession
+    request_types: m.RequestTypes | None
+
+    def wants_device_changes(self) -> bool:
+        types = self.request_types
+        return types is None or types.switchingFunctionDevicesChanged is not False
+
+
 class SwitchingFunction:
+    """The phones' side comes in through the :class:`PhoneObserver` methods
+    (``phone_changed``, ``phone_removed``, ``phone_event``,
+    ``monitor_stopped``), wired in the composition root; requests go to the
+    phones through the session manager's :meth:`SessionManager.session`."""
+
     def __init__(
-        self, sessions: SessionManager, *, resume_window: Callable[[], float] = lambda: 60.0
+        self,
+        sessions: SessionManager,
+        *,
+        resume_window: Callable[[], float] = lambda: 60.0,
+        system_status: Callable[[], SystemStatus] = lambda: SystemStatus.NORMAL,
+        takeover_after: Callable[[], float] = lambda: 300.0,
+        request_timeout: Callable[[], float] = lambda: 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.devices = DeviceDirectory()
         self.monitors = MonitorTable()
         self.clients: dict[str, ClientSession] = {}
         self.resume_window = resume_window
+        self.system_status = system_status
+        self.takeover_after = takeover_after
+        self.request_timeout = request_timeout
+        self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._sys_reg = 0
-        sessions.listeners.append(self.session_changed)
-        sessions.event_listeners.append(self.phone_event)
+        self.registrations: dict[str, SystemRegistration] = {}
+        self._away: dict[str, float] = {}  # phone -> when its dialog went down
+        # Identities a phone reported that another phone owns: device key -> (mac, id).
+        self.conflicts: dict[str, tuple[str, DeviceID]] = {}
+        self._settling: dict[MonitorPoint, asyncio.Future[None]] = {}
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -108,45 +144,159 @@ class SwitchingFunction:
         self.clients.pop(client.id, None)
         for sub in self.monitors.of_client(client):
             self._unsubscribe(sub)
+        for reg_id, reg in list(self.registrations.items()):
+            if reg.client is client:
+                del self.registrations[reg_id]
 
     def expire(self, now: float) -> None:
         """Drop detached sessions whose window has passed, and sessions closed
-        for being too slow (their monitors go with them)."""
+        for being too slow (their monitors go with them); let a phone take
+        over an identity whose owner has been away longer than its
+        registration."""
         window = self.resume_window()
         for client in list(self.clients.values()):
             if client.closed_because is not None:
                 self.logout(client, client.closed_because)
             elif client.detached_at is not None and now - client.detached_at >= window:
                 self.logout(client, "not resumed within the resume window")
+        for key, (mac, _ident) in list(self.conflicts.items()):
+            device = self.devices.find(key)
+            if device is None or device.mac == mac or self._may_take(device.mac, now):
+                del self.conflicts[key]
+                line = self.sessions.line(mac)
+                if line is not None and line.phase is Phase.UP:
+                    self.phone_changed(line)
 
-    # -- the phones -------------------------------------------------------------------------
+    # -- the phones (PhoneObserver) ------------------------------------------------------
 
-    def session_changed(self, session: PhoneSession) -> None:
-        mac = session.mac
-        if session.state is SessionState.UP:
-            gone = self.devices.set_identities(mac, session.identities)
-            for device in gone:
-                point = self.monitors.points.get(device.key)
-                if point is not None:
-                    self._out_of_service(point, "the phone no longer has this identity")
+    def phone_changed(self, line: PhoneLine) -> None:
+        mac = line.mac
+        if line.phase is Phase.UP:
+            self._away.pop(mac, None)
+            self._take_identities(line)
             for device in self.devices.of_phone(mac):
                 point = self.monitors.points.get(device.key)
                 if point is not None:
                     point.device = device
-                    if point.state is not PointState.ACTIVE and point.state is not (
-                        PointState.STARTING
-                    ):
+                    if point.state not in (PointState.ACTIVE, PointState.STARTING):
                         self._start(point)
-        elif session.state is SessionState.ENDED:
-            self.monitors.orphans.pop(mac, None)
-            for point in self.monitors.of_phone(mac):
-                self._out_of_service(point, f"phone {mac}: {session.ended_because}")
+            return
+        self._away.setdefault(mac, self.clock())
+        self.monitors.orphans.pop(mac, None)
+        for point in self.monitors.of_phone(mac):
+            self._out_of_service(point, f"phone {mac}: {line.life.reason}")
+
+    def _take_identities(self, line: PhoneLine) -> None:
+        """The identities the phone reported now, each device to one owner: the
+        phone that reported it first keeps it while its dialog is up (or it has
+        been away for less than its registration); a second phone reporting it
+        is a conflict, logged and shown, and does not get the device."""
+        mac, now = line.mac, self.clock()
+        mine: list[DeviceID] = []
+        for ident in line.identities:
+            owner = self.devices.find(ident.value)
+            if owner is None or owner.mac == mac or owner.key != ident.key:
+                mine.append(ident)
+            elif self._may_take(owner.mac, now):
+                log.warning(
+                    "device %s taken over by phone %s from phone %s (away for longer than "
+                    "its registration)",
+                    ident.key,
+                    mac,
+                    owner.mac,
+                    extra={"tag": mac},
+                )
+                mine.append(ident)
+                self.sessions.set_conflict(owner.mac, "")
+            else:
+                if self.conflicts.get(ident.key, ("", None))[0] != mac:
+                    log.warning(
+                        "identity conflict: phone %s reports %s, which belongs to phone %s; "
+                        "it stays with %s",
+                        mac,
+                        ident.key,
+                        owner.mac,
+                        owner.mac,
+                        extra={"tag": mac},
+                    )
+                self.conflicts[ident.key] = (mac, ident)
+                self.sessions.set_conflict(mac, f"{ident.key} belongs to phone {owner.mac}")
+                self.sessions.set_conflict(owner.mac, f"{ident.key} also reported by {mac}")
+        if not any(m_ == mac for m_, _ in self.conflicts.values()):
+            self.sessions.set_conflict(mac, "")
+        before = {d.key for d in self.devices.all()}
+        gone = self.devices.set_identities(mac, mine)
+        for device in gone:
+            point = self.monitors.points.get(device.key)
+            if point is not None:
+                self._out_of_service(point, "the phone no longer has this identity")
+        if {d.key for d in self.devices.all()} != before:
+            self._devices_changed()
+
+    def _may_take(self, owner: str, now: float) -> bool:
+        """May another phone take the owner's identities?"""
+        away = self._away.get(owner)
+        if away is None:
+            line = self.sessions.line(owner)
+            return line is None  # an owner the manager no longer knows
+        return now - away >= self.takeover_after()
+
+    def phone_removed(self, mac: str) -> None:
+        """Removed from the telephone list: its devices disappear, their
+        watchers get OutOfService (their monitors come back if the phone does)."""
+        self._away.pop(mac, None)
+        for point in self.monitors.of_phone(mac):
+            self._out_of_service(point, f"phone {mac} removed from the telephone list")
+        if self.devices.remove_phone(mac):
+            self._devices_changed()
+        for key, (claimant, _ident) in list(self.conflicts.items()):
+            if claimant == mac:
+                del self.conflicts[key]
+
+    def monitor_stopped(self, mac: str, monitor_xref: str) -> None:
+        """The phone ended a monitor.  As ECMA-269 has it (Monitor Stop may be
+        invoked by the switching function), every client watching the device
+        gets a MonitorStop with its own monitorCrossRefID, and its monitor is
+        gone; it may start it again."""
+        point = self.monitors.by_phone_xref(mac, monitor_xref)
+        if point is None:
+            return
+        self.monitors.deactivate(point, PointState.IDLE)
+        for sub in list(point.subscribers.values()):
+            log.info(
+                "monitor %s of client %s on %s ended by the phone",
+                sub.xref,
+                sub.client.tag,
+                point.device.key,
+                extra={"tag": mac},
+            )
+            sub.client.push(m.MonitorStop(monitorCrossRefID=sub.xref))
+            self.monitors.unsubscribe(sub)
+
+    def _devices_changed(self) -> None:
+        """SwFunctionDevicesChanged to every client that asked for it."""
+        for reg in self.registrations.values():
+            if reg.wants_device_changes():
+                reg.client.push(
+                    m.SwFunctionDevicesChanged(sysStatRegisterID=reg.sys_stat_register_id)
+                )
+
+    def abort_registrations(self, reason: str) -> None:
+        """The server can no longer tell registered clients of changes (its
+        phone service stops): SystemRegisterAbort to each."""
+        for reg_id, reg in list(self.registrations.items()):
+            log.info(
+                "system registration %s of client %s aborted: %s",
+                reg_id,
+                reg.client.tag,
+                reason,
+                extra=_tagged(reg.client),
+            )
+            reg.client.push(m.SystemRegisterAbort(sysStatRegisterID=reg_id))
+            del self.registrations[reg_id]
 
     def _session(self, device: Device) -> PhoneSession | None:
-        session = self.sessions.sessions.get(device.mac)
-        if session is None or session.state is not SessionState.UP:
-            return None
-        return session
+        return self.sessions.session(device.mac)
 
     def _start(self, point: MonitorPoint) -> None:
         session = self._session(point.device)
@@ -162,6 +312,7 @@ class SwitchingFunction:
         except SessionError as exc:
             answer = CSTAErrorCode.resource("deviceOutOfService")
             point.problem = str(exc)
+        self._settled(point)
         if point.state is not PointState.STARTING:
             return  # the phone went away meanwhile
         if not isinstance(answer, m.MonitorStartResponse):
@@ -220,15 +371,33 @@ class SwitchingFunction:
             cause=EventCause.NORMAL,
         )
 
-    def phone_event(self, session: PhoneSession, event: m.CstaMessage) -> None:
+    def phone_event(self, mac: str, event: m.CstaMessage) -> None:
         xref = getattr(event, "monitorCrossRefID", None)
         if not isinstance(xref, str):
             return
-        point = self.monitors.by_phone_xref(session.mac, xref)
+        point = self.monitors.by_phone_xref(mac, xref)
         if point is None:
-            self.monitors.keep_orphan(session.mac, event)
+            self.monitors.keep_orphan(mac, event)
             return
         self._relay(point, event)
+
+    def _settled(self, point: MonitorPoint) -> None:
+        waiter = self._settling.pop(point, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _until_started(self, device: Device) -> None:
+        """A request right after MonitorStart waits (a request timeout at the
+        most) for the phone to confirm the monitor, so that its events are
+        not lost to a monitor that is not running yet."""
+        point = self.monitors.points.get(device.key)
+        if point is None or point.state is not PointState.STARTING:
+            return
+        waiter = self._settling.get(point)
+        if waiter is None:
+            waiter = self._settling[point] = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter), self.request_timeout())
 
     def _relay(self, point: MonitorPoint, event: m.CstaMessage) -> None:
         anomaly = point.tracker.apply(event)
@@ -268,6 +437,7 @@ class SwitchingFunction:
             # A device the client may not use is as unknown as one that does
             # not exist: the answer tells nothing about other clients' devices.
             return CSTAErrorCode.operation("invalidDeviceID")
+        await self._until_started(device)
         session = self._session(device)
         if session is None:
             return CSTAErrorCode.resource("deviceOutOfService")
@@ -318,7 +488,9 @@ class SwitchingFunction:
         return CSTAErrorCode.operation("serviceNotSupported")
 
     def _snapshot_call(self, device: Device, conn: ConnectionID) -> Answer:
-        """SnapshotCall from the call state the monitor's events built up."""
+        """SnapshotCall from the call state the monitors' events built up: every
+        known connection of the call, each with the callID its own device uses
+        (known where that device is monitored too)."""
         point = self.monitors.points.get(device.key)
         if point is None or point.state is not PointState.ACTIVE:
             # Without a monitor the server has not seen the call.
@@ -327,13 +499,46 @@ class SwitchingFunction:
         if call is None:
             return CSTAErrorCode.operation("invalidCallID")
         on_call = call.device_id or device.id.value
-        info = m.SnapshotCallResponseInfo(
-            deviceOnCall=EventDevice.of(on_call),
-            callIdentifier=ConnectionID(call.call_id, DeviceID(on_call)),
-            localConnectionState=call.state,
-        )
+        infos = [
+            m.SnapshotCallResponseInfo(
+                deviceOnCall=EventDevice.of(on_call),
+                callIdentifier=ConnectionID(call.call_id, DeviceID(on_call)),
+                localConnectionState=call.state,
+            )
+        ]
+        for spelling in call.parties.values():
+            if self._is(spelling, device):
+                continue  # the monitored device itself, in another spelling
+            theirs = self._party_call(spelling, device)
+            infos.append(
+                m.SnapshotCallResponseInfo(
+                    deviceOnCall=EventDevice.of(spelling),
+                    callIdentifier=ConnectionID(
+                        theirs.call_id if theirs else None, DeviceID(spelling)
+                    ),
+                    localConnectionState=theirs.state if theirs else None,
+                )
+            )
         return m.SnapshotCallResponse(
-            crossRefIDorSnapshotData=m.SnapshotCallData(snapshotData=[info])
+            crossRefIDorSnapshotData=m.SnapshotCallData(snapshotData=infos)
+        )
+
+    def _is(self, spelling: str, device: Device) -> bool:
+        return self.devices.find(spelling) is device or DeviceID(spelling).key == device.key
+
+    def _party_call(self, spelling: str, other: Device) -> TrackedCall | None:
+        """The call the party's own monitor knows with ``other`` in it."""
+        device = self.devices.find(spelling)
+        point = self.monitors.points.get(device.key) if device is not None else None
+        if point is None or point.state is not PointState.ACTIVE:
+            return None
+        return next(
+            (
+                c
+                for c in point.tracker.calls.values()
+                if any(self._is(p, other) for p in c.parties.values())
+            ),
+            None,
         )
 
     def _server_service(self, client: ClientSession, msg: m.CstaMessage) -> Answer:
@@ -346,11 +551,17 @@ class SwitchingFunction:
             self._unsubscribe(sub)
             return m.MonitorStopResponse()
         if isinstance(msg, m.RequestSystemStatus):
-            return m.RequestSystemStatusResponse(systemStatus=SystemStatus.NORMAL)
+            return m.RequestSystemStatusResponse(systemStatus=self.system_status())
         if isinstance(msg, m.SystemRegister):
             self._sys_reg += 1
-            return m.SystemRegisterResponse(sysStatRegisterID=str(self._sys_reg))
+            reg_id = str(self._sys_reg)
+            self.registrations[reg_id] = SystemRegistration(reg_id, client, msg.requestTypes)
+            return m.SystemRegisterResponse(sysStatRegisterID=reg_id)
         if isinstance(msg, m.SystemRegisterCancel):
+            reg = self.registrations.get(msg.sysStatRegisterID)
+            if reg is None or reg.client is not client:
+                return CSTAErrorCode.operation("invalidCrossReferenceID")
+            del self.registrations[msg.sysStatRegisterID]
             return m.SystemRegisterCancelResponse()
         if isinstance(msg, m.GetSwitchingFunctionDevices):
             ref = f"{client.number:x}-{time.monotonic_ns():x}"
@@ -371,8 +582,7 @@ class SwitchingFunction:
             device = self.devices.find(msg.device.value)
             if device is None or not client.rights.allows(device):
                 return CSTAErrorCode.operation("invalidDeviceID")
-            session = self.sessions.sessions.get(device.mac)
-            model = session.profile.models if session is not None else None
+            model = self.sessions.describe(device.mac) or None
             if isinstance(msg, m.GetLogicalDeviceInformation):
                 return m.GetLogicalDeviceInformationResponse(
                     deviceCategory=DeviceCategory.STATION, deviceModelName=model
@@ -431,6 +641,7 @@ class SwitchingFunction:
         }
 
     async def close(self) -> None:
+        self.abort_registrations("server stopping")
         for client in list(self.clients.values()):
             self.logout(client, "server stopping")
         for task in list(self._tasks):

@@ -31,7 +31,7 @@ from .model import (
     ServiceInitiatedEvent,
     TransferedEvent,
 )
-from .types import ConnectionID, LocalConnectionState
+from .types import ConnectionID, EventDevice, LocalConnectionState, device_key
 
 S = LocalConnectionState
 NULL, INITIATED, ALERTING, CONNECTED, HOLD, QUEUED, FAIL = (
@@ -103,7 +103,8 @@ class TrackedCall:
     call_id: str
     state: S
     device_id: str | None = None  # the monitored device's identifier in this call
-    parties: dict[str, S] = field(default_factory=dict)  # other device keys -> state
+    # The other devices in the call, as the events named them: key -> spelling.
+    parties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,7 +142,25 @@ class CallTracker:
             )
             after = default_after
         self._set(call_id, after, conn)
+        self._parties(event, call_id)
         return anomaly
+
+    def _parties(self, event: CstaMessage, call_id: str) -> None:
+        """Who else is in the call: the devices the event names besides the
+        monitored one (a releasing device has left it)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        own = device_key(call.device_id) if call.device_id else None
+        for name in _PARTY_FIELDS:
+            party = getattr(event, name, None)
+            if isinstance(party, EventDevice) and party.device is not None:
+                key = party.device.key
+                if key != own:
+                    call.parties[key] = party.device.value
+        released = getattr(event, "releasingDevice", None)
+        if isinstance(released, EventDevice) and released.key is not None:
+            call.parties.pop(released.key, None)
 
     def _merge(
         self, event: TransferedEvent | ConferencedEvent, rule: tuple[frozenset[S], S, frozenset[S]]
@@ -176,7 +195,10 @@ class CallTracker:
         if call is None:
             call = self.calls[call_id] = TrackedCall(call_id, state)
         call.state = state
-        if conn is not None and conn.deviceID is not None:
+        # The monitored device: the subject of the call's first event.  Later
+        # subjects can be the far end (a DeliveredEvent at the caller names
+        # the alerting connection).
+        if call.device_id is None and conn is not None and conn.deviceID is not None:
             call.device_id = conn.deviceID.value
 
     def _note(self, event: CstaMessage, call_id: str | None, before: S, reason: str) -> Anomaly:
@@ -186,6 +208,7 @@ class CallTracker:
         return anomaly
 
 
+_PARTY_FIELDS = ("callingDevice", "calledDevice", "alertingDevice", "answeringDevice")
 _SUBJECT = {
     ServiceInitiatedEvent: "initiatedConnection",
     OriginatedEvent: "originatedConnection",

@@ -501,6 +501,8 @@ def _compiled_encoder(cls: type) -> Callable[[list[str], Any], None]:
     emitter (bound by name in the function's namespace)."""
     lines = ["def encode(out, obj):", "    append = out.append"]
     namespace: dict[str, Any] = {"esc": _esc}
+    choice: tuple[str, ...] = getattr(cls, "CHOICE", ())
+    choice_list, choice_others = (choice[0], choice[1:]) if choice else ("", ())
     for i, (f, (attr, emit)) in enumerate(zip(field_plan(cls), _encoders(cls), strict=True)):
         lines.append(f"    v = obj.{attr}")
         lines.append("    if v is not None:")
@@ -516,6 +518,12 @@ def _compiled_encoder(cls: type) -> Callable[[list[str], Any], None]:
         else:
             namespace[f"emit{i}"] = emit
             lines.append(f"        emit{i}(out, v)")
+        if f.item is not None and f.attr == choice_list:
+            # A CHOICE whose other alternatives are absent: the list stands,
+            # even empty (ECMA-323 snapshotData of an idle device).
+            others = " and ".join(f"obj.{o} is None" for o in choice_others) or "True"
+            lines.append(f"    if not v and {others}:")
+            lines.append(f"        append({'<' + f.xml + '/>'!r})")
     code = "\n".join(lines) + "\n"
     exec(compile(code, f"<csta encoder {cls.__name__}>", "exec"), namespace)
     encoder: Callable[[list[str], Any], None] = namespace["encode"]

@@ -116,6 +116,8 @@ class SnapshotDeviceResponseInfo:
 
 @dataclass(kw_only=True)
 class SnapshotDeviceData:
+    # ECMA-323: a CHOICE of the two; with no serviceCrossRefID the list stands, even empty.
+    CHOICE: ClassVar[tuple[str, ...]] = ("snapshotData", "serviceCrossRefID")
     serviceCrossRefID: str | None = None
     snapshotData: list[SnapshotDeviceResponseInfo] = items("snapshotDeviceResponseInfo")
 
@@ -129,6 +131,8 @@ class SnapshotCallResponseInfo:
 
 @dataclass(kw_only=True)
 class SnapshotCallData:
+    # ECMA-323: a CHOICE of the two; with no serviceCrossRefID the list stands, even empty.
+    CHOICE: ClassVar[tuple[str, ...]] = ("snapshotData", "serviceCrossRefID")
     serviceCrossRefID: str | None = None
     snapshotData: list[SnapshotCallResponseInfo] = items("snapshotCallResponseInfo")
 

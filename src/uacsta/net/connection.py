@@ -127,7 +127,8 @@ class SipConnection(asyncio.Protocol):
                 self.peer_ip,
                 self.peer_port,
                 data.decode("utf-8", "replace"),
-                extra={"tag": self.log_tag},
+                # the handset a message is for, where one connection carries several
+                extra={"tag": log_tag.get() or self.log_tag},
             )
         self._write(data)
 

@@ -63,18 +63,17 @@ class PhoneDirectory:
         phone.last_ip, phone.last_port, phone.last_transport = ip, port, transport
         phone.last_identity = identity[:255]
         phone.last_login = when
-        phone.status = "registered"
+        # The status comes from the phone's lifecycle (sessions.py), not from
+        # the registration: a refresh leaves a controllable phone controllable.
         self._dirty.add(mac)
         return phone, new
 
-    def offline(self, mac: str) -> None:
-        self.set_status(mac, "offline")
-
-    def set_status(self, mac: str, status: str) -> None:
-        """offline, registered, or controllable (its uaCSTA dialog is up)."""
+    def set_status(self, mac: str, status: str, note: str = "") -> None:
+        """The lifecycle's status (``lifecycle.STATUS``) and what to know of it."""
         phone = self._phones.get(mac)
-        if phone is not None and phone.status != status:
-            phone.status = status
+        note = note[:255]
+        if phone is not None and (phone.status != status or phone.note != note):
+            phone.status, phone.note = status, note
             self._dirty.add(mac)
 
     async def flush(self) -> int:

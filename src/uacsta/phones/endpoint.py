@@ -54,15 +54,20 @@ class PhoneEndpoint:
         self.clock = clock
 
     def _tag_for(self, conn: SipConnection, msg: Request | Response) -> str:
-        if conn.log_tag:
-            return conn.log_tag
+        """The phone a message is about: by its dialog, else by the phone's
+        user name in it (From of its requests, To of its answers), else by the
+        connection.  One DECT base carries several handsets on one connection:
+        each line is filed under its own handset."""
+        mac = self.sessions.mac_for(msg.call_id)
+        if mac:
+            return mac
         try:
-            uri = msg.from_.uri
+            uri = msg.to.uri if isinstance(msg, Response) else msg.from_.uri
         except SipParseError:
-            return ""
+            return conn.log_tag
         if isinstance(uri, SipUri) and uri.user:
-            return normalise_user(uri.user) or ""
-        return ""
+            return normalise_user(uri.user) or conn.log_tag
+        return conn.log_tag
 
     def handle(self, conn: SipConnection, msg: Request | Response) -> None:
         tag = self._tag_for(conn, msg)
@@ -87,12 +92,8 @@ class PhoneEndpoint:
             if not self.sessions.response_received(msg):
                 log.debug("response %d for %s with no request of ours", msg.status, msg.cseq)
             return
-        if msg.to.tag is not None:  # in a dialog: the phone's uaCSTA session
-            answer = self.sessions.request_received(msg)
-            if answer is not False:
-                if isinstance(answer, Response):
-                    conn.send(answer)
-                return
+        if msg.to.tag is not None and self.sessions.request_received(msg):
+            return  # in a dialog: the phone's uaCSTA session answered it
         stamp_received(msg, conn.peer_ip, conn.peer_port)
         to_tag = secrets.token_hex(6)
         response = precheck_request(msg, POLICY, to_tag)

@@ -252,7 +252,6 @@ class Registrar:
         if self.bindings.get(binding.mac) is binding:
             del self.bindings[binding.mac]
         binding.connection.macs.discard(binding.mac)
-        self.directory.offline(binding.mac)
         log.info("phone %s offline: %s", binding.mac, why, extra={"tag": binding.mac})
         self._notify(BindingChange.REMOVED, binding)
 

@@ -59,6 +59,7 @@ from ..csta.model import (
     SwitchingFunctionDevice,
     SwitchingFunctionDevices,
     SystemRegister,
+    SystemRegisterAbort,
     SystemRegisterCancel,
     SystemRegisterCancelResponse,
     SystemRegisterResponse,
@@ -109,6 +110,23 @@ SYS_STAT_REGISTER_IDS = {"snom": "43", "yealink": "2"}
 SERVICE_CROSS_REF_IDS = {"yealink": "C2527445F5CC4848A7E80CBF0F76A11E"}
 
 
+def granted_expiry(response: Response, asked: int) -> int:
+    """The expiry a REGISTER's 200 OK grants: the Contact's expires parameter,
+    else the Expires header, else what was asked (RFC 3261 10.2.4)."""
+    try:
+        contacts = response.contacts
+    except SipParseError:
+        contacts = []
+    for contact in contacts:
+        value = contact.params.get("expires")
+        if value is not None and value.isascii() and value.isdigit():
+            return int(value)
+    header = response.headers.get("Expires")
+    if header is not None and header.strip().isascii() and header.strip().isdigit():
+        return int(header.strip())
+    return asked
+
+
 @dataclass
 class SimPhoneConfig:
     vendor: str
@@ -127,6 +145,8 @@ class SimPhoneConfig:
     stay_registered: bool = True
     keepalive: float = 30.0  # RFC 5626 CRLFCRLF ping interval on the connection (0: none)
     local_address: str | None = None  # the phone's own IP (a device on a test network)
+    # A fault: services this phone refuses though its vendor has them.
+    refuse: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -156,6 +176,8 @@ class SimPhone:
     events_count: int = 0  # every event INFO sent
     pings: int = 0  # RFC 5626 keep-alives sent
     pongs: int = 0  # and answered
+    byes: int = 0  # the server ended the dialog
+    granted: int | None = None  # the expiry the server granted last
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -179,7 +201,7 @@ class SimPhone:
         CRLFCRLF) every ``keepalive`` seconds; after a lost connection,
         reconnect with a growing pause (0.2 s to 5 s) until registered."""
         loop = asyncio.get_running_loop()
-        refresh_at = loop.time() + self.config.expires * 0.8
+        refresh_at = loop.time() + self.refresh_after()
         while True:
             assert self._task is not None
             wait = refresh_at - loop.time()
@@ -190,7 +212,7 @@ class SimPhone:
                 if loop.time() >= refresh_at:
                     with contextlib.suppress(TimeoutError, ConnectionError):
                         await self.register()
-                    refresh_at = loop.time() + self.config.expires * 0.8
+                    refresh_at = loop.time() + self.refresh_after()
                 elif self._writer is not None and not self._writer.is_closing():
                     self._writer.write(b"\r\n\r\n")
                     self.pings += 1
@@ -208,7 +230,11 @@ class SimPhone:
                     pass
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-            refresh_at = loop.time() + self.config.expires * 0.8
+            refresh_at = loop.time() + self.refresh_after()
+
+    def refresh_after(self) -> float:
+        """Refresh at 80 % of what the server granted, as real phones do."""
+        return (self.granted or self.config.expires) * 0.8
 
     async def _connect(self) -> Response:
         cfg = self.config
@@ -241,6 +267,8 @@ class SimPhone:
         )
         final = await self._transact(self._register_request(expires, auth))
         self.registered = final.status == 200 and expires > 0
+        if self.registered:
+            self.granted = granted_expiry(final, expires)
         return final
 
     def _transport(self) -> str:
@@ -336,8 +364,12 @@ class SimPhone:
             if answer is not None:
                 self._send(answer)
         elif req.method == "BYE":
-            self.dialog = None
-            self._send(build_response(req, 200))
+            if self.dialog is None or req.call_id != self.dialog.call_id:
+                self._send(build_response(req, 481))  # a dialog it no longer has
+            else:
+                self.dialog = None
+                self.byes += 1
+                self._send(build_response(req, 200))
         elif req.method == "OPTIONS":
             self._send(build_response(req, 200))
         else:
@@ -425,6 +457,8 @@ class SimPhone:
             return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
         name = msg.root()
         if name in self.profile.features and not self.profile.supports(name):
+            return CSTAErrorCode.operation("serviceNotSupported")
+        if name in self.config.refuse:
             return CSTAErrorCode.operation("serviceNotSupported")
         if isinstance(msg, RequestSystemStatus):
             return RequestSystemStatusResponse(systemStatus=SystemStatus.NORMAL)
@@ -601,6 +635,21 @@ class SimPhone:
         if self.dialog is not None:
             reg_id = SYS_STAT_REGISTER_IDS.get(self.config.vendor)
             body = self._encode(SwFunctionDevicesChanged(sysStatRegisterID=reg_id))
+            self._spawn(self._quietly(self._dialog_request("INFO", body)))
+
+    def end_monitor(self, xref: str) -> None:
+        """The phone ends a monitor itself (its line was reconfigured): it
+        sends MonitorStop to the server, as ECMA-269 lets the switching
+        function do."""
+        if self.monitors.pop(xref, None) is not None and self.dialog is not None:
+            body = self._encode(MonitorStop(monitorCrossRefID=xref))
+            self._spawn(self._quietly(self._dialog_request("INFO", body)))
+
+    def abort_registration(self) -> None:
+        """The phone drops the server's SystemRegister (SystemRegisterAbort)."""
+        reg_id = SYS_STAT_REGISTER_IDS.get(self.config.vendor, "1")
+        if self.dialog is not None:
+            body = self._encode(SystemRegisterAbort(sysStatRegisterID=reg_id))
             self._spawn(self._quietly(self._dialog_request("INFO", body)))
 
     def set_message_waiting(self, on: bool) -> None:

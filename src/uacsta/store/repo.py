@@ -209,7 +209,7 @@ async def remove_phone(db: Database, mac: str) -> bool:
 async def mark_all_offline(db: Database) -> None:
     """At start: bindings live in memory, so nothing is registered yet."""
     async with db.session() as s, s.begin():
-        await s.execute(update(Phone).values(status="offline"))
+        await s.execute(update(Phone).values(status="offline", note=""))
 
 
 # -- client logins ------------------------------------------------------------

@@ -103,3 +103,21 @@ def test_every_manual_service_and_event_is_modelled() -> None:
     for name in requests:
         if name not in no_response:
             assert f"{name}Response" in BY_ROOT, name
+
+
+def test_an_idle_devices_snapshot_keeps_its_empty_list() -> None:
+    """crossRefIDorSnapshotData is a CHOICE: with no serviceCrossRefID the
+    (empty) snapshotData stands, or the element would carry neither."""
+    from uacsta.csta.codec import decode, encode
+    from uacsta.csta.model import SnapshotDeviceData, SnapshotDeviceResponse
+
+    idle = SnapshotDeviceResponse(crossRefIDorSnapshotData=SnapshotDeviceData())
+    xml = encode(idle, 5)
+    assert b"<crossRefIDorSnapshotData><snapshotData/></crossRefIDorSnapshotData>" in xml
+    again = decode(xml)
+    assert isinstance(again, SnapshotDeviceResponse)
+    assert again.crossRefIDorSnapshotData.snapshotData == []
+    by_ref = SnapshotDeviceResponse(
+        crossRefIDorSnapshotData=SnapshotDeviceData(serviceCrossRefID="9")
+    )
+    assert b"snapshotData" not in encode(by_ref, 5)

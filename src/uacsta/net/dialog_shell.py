@@ -1,0 +1,54 @@
+"""The asyncio shell of a sans-IO uaCSTA dialog (``uacsta.dialog``), shared by
+both roles: what the core sends goes to the connection, its events to the
+subclass, and one timer is armed for its next deadline."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..dialog import DialogEvent, State, UacstaDialog
+from ..logs import log_tag
+from ..sip.message import Request, Response
+from .connection import SipConnection
+
+
+class DialogShell:
+    def __init__(self, core: UacstaDialog, conn: SipConnection, tag: str) -> None:
+        self.core = core
+        self.shell_conn = conn
+        self.shell_tag = tag
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def receive(self, msg: Request | Response) -> None:
+        self.core.receive(msg, self.now())
+        self.pump()
+
+    def pump(self) -> None:
+        """Send what the core has to send, hand on what happened, re-arm."""
+        conn = self.shell_conn
+        for msg in self.core.messages_to_send():
+            conn.send(msg)
+        for event in self.core.events():
+            self.dispatch(event)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.core.next_deadline()
+        if deadline is not None and self.core.state is not State.ENDED:
+            self._timer = self._loop.call_at(deadline, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        token = log_tag.set(self.shell_tag)
+        try:
+            self.core.handle_deadline(self.now())
+            self.pump()
+        finally:
+            log_tag.reset(token)
+
+    def dispatch(self, event: DialogEvent) -> None:
+        raise NotImplementedError
