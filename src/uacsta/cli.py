@@ -147,6 +147,7 @@ def phones_list(ctx: click.Context, as_json: bool) -> None:
             "last_identity": p.last_identity,
             "last_login": p.last_login.isoformat() if p.last_login else None,
             "status": p.status,
+            "note": p.note,
             "enabled": p.enabled,
         }
         for p in rows
@@ -175,7 +176,7 @@ def phones_list(ctx: click.Context, as_json: bool) -> None:
             d["last_ip"],
             d["last_identity"],
             (str(d["last_login"]) or "")[:19],
-            d["status"],
+            f"{d['status']} ({d['note']})" if d["note"] else d["status"],
             "yes" if d["enabled"] else "no",
         )
         for d in docs
@@ -729,7 +730,7 @@ def sim(
     from .sim.runner import PREFIXES, SimOptions, run
 
     host, _, port_text = server.rpartition(":")
-    if not host or not port_text.isdigit():
+    if not host or not (port_text.isascii() and port_text.isdigit()):
         raise click.BadParameter("give HOST:PORT", param_hint="--server")
     names = [v.strip() for v in vendors.split(",") if v.strip()]
     unknown = [v for v in names if v not in PREFIXES]

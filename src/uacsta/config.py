@@ -23,7 +23,7 @@ from pydantic_settings import (
 def split_listen(value: str) -> tuple[str, int]:
     """``host:port`` or ``[v6]:port`` as a (host, port) pair, or ValueError."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535 or not host:
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535 or not host:
         raise ValueError(f"{value!r} is not host:port")
     return host.strip("[]"), int(port)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
-from tests.conftest import PHONE_PASSWORD, eventually
+from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, eventually
 from tests.helpers.sipphone import SipPhone
 from tests.integration.switching import PHONES, Lab, until
 from uacsta.client import CstaError, UacstaClient
@@ -100,6 +101,7 @@ async def test_status_stays_controllable_after_refreshes(lab: Lab) -> None:
     assert phase(server, yealink.mac) is Phase.UP
 
 
+@pytest.mark.admin_ui
 async def test_a_second_phone_reporting_a_device_does_not_take_it(lab: Lab) -> None:
     server = lab.server
     assert server.phones is not None and server.switching is not None
@@ -122,6 +124,15 @@ async def test_a_second_phone_reporting_a_device_does_not_take_it(lab: Lab) -> N
         assert server.switching.devices.find("299") is not None  # its own line it gets
         await eventually(lambda: "belongs to phone" in server.directory.get(intruder.mac).note)  # type: ignore[union-attr]
         assert "also reported by" in (server.directory.get(owner.mac).note or "")  # type: ignore[union-attr]
+        # both phones are marked in the telephone list the admin sees
+        assert server.admin_ui is not None
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}",
+            auth=("admin", ADMIN_PASSWORD),
+        ) as admin:
+            listed = {p["mac"]: p for p in (await admin.get("/api/phones")).json()}
+        assert "belongs to phone 000413000201" in listed[intruder.mac]["note"]
+        assert "also reported by 001565009999" in listed[owner.mac]["note"]
         client = await lab.client()
         assert isinstance(
             await client.request(m.SetDoNotDisturb(device=DeviceID("201"), doNotDisturbOn=True)),

@@ -658,8 +658,9 @@ def form_to_settings(section: str, form: dict[str, str]) -> dict[str, Any]:
             value = [p.strip() for p in raw.split(",") if p.strip()]
         elif isinstance(node, bool):
             value = raw in ("on", "true", "1")
-        elif isinstance(node, int) or (node is None and raw.isdigit()):
-            value = int(raw) if raw.lstrip("-").isdigit() else raw
+        elif isinstance(node, int) or (node is None and raw.isascii() and raw.isdigit()):
+            digits = raw.removeprefix("-")
+            value = int(raw) if digits.isascii() and digits.isdigit() else raw
         elif isinstance(node, float):
             try:
                 value = float(raw)

@@ -243,6 +243,7 @@ class AdminService:
                     "last_identity": phone.last_identity,
                     "last_login": phone.last_login.isoformat() if phone.last_login else None,
                     "status": phone.status,
+                    "note": phone.note,
                     "enabled": phone.enabled,
                 }
             )

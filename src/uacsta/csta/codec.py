@@ -202,11 +202,43 @@ def _meta(cls: type) -> _Meta:
 def decode(data: bytes | str) -> CstaMessage | CSTAErrorCode | DecodeError:
     """A CSTA message, a CSTAErrorCode, or a DecodeError saying why not."""
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        data = data.encode("utf-8", "surrogatepass")
     if len(data) > MAX_SIZE:
         return DecodeError(f"message larger than {MAX_SIZE} bytes")
+    refusal = _not_utf8(data)
+    if refusal:
+        return DecodeError(refusal)
     if b"<!" in data and _FORBIDDEN.search(data):
         return DecodeError("DOCTYPE and entity declarations are not accepted")
+    try:
+        return _decode(data)
+    except Exception as exc:  # the codec never raises on what a peer sends
+        return DecodeError(f"{INTERNAL} ({type(exc).__name__})")
+
+
+# A reason the fuzzers look for: a decode that got this far is a bug.
+INTERNAL = "internal error reading the message"
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_DECLARED = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([^\"']{0,40})"
+)
+_UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
+def _not_utf8(data: bytes) -> str:
+    """Why a body is not UTF-8 (its BOM, a NUL, its declaration), or "".
+
+    Only UTF-8 is read: a UTF-16 or UTF-32 body would slip past the byte-level
+    DOCTYPE check above and be decoded by the parser all the same."""
+    if data.startswith(_BOMS) or b"\x00" in data:
+        return "only UTF-8 is accepted (UTF-16 or UTF-32 body)"
+    declared = _DECLARED.match(data)
+    if declared and declared.group(1).decode("ascii", "replace").lower() not in _UTF8_NAMES:
+        return "only UTF-8 is accepted (declared encoding)"
+    return ""
+
+
+def _decode(data: bytes) -> CstaMessage | CSTAErrorCode | DecodeError:
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -326,6 +358,11 @@ def _decode_device(el: etree._Element, where: str) -> DeviceID:
             raise _Invalid(f"{where}: empty device identifier")
         return DeviceID(value, ton)
     children = [c for c in el if isinstance(c.tag, str)]
+    if not children:  # comments or processing instructions only
+        value = (el.text or "").strip()
+        if not value:
+            raise _Invalid(f"{where}: empty device identifier")
+        return DeviceID(value, ton)
     child = children[0]
     form = _ID_FORMS.get(_local(child))
     if form is None or len(children) > 1:
@@ -337,12 +374,13 @@ _CHOICES = {c.value: c for c in DeviceChoice}
 
 
 def _decode_event_device(el: etree._Element, where: str) -> EventDevice:
-    if not len(el):
+    children = [c for c in el if isinstance(c.tag, str)]
+    if not children:
         text = _text(el)
         if text:  # some phones write the identifier directly
             return EventDevice(DeviceChoice.DEVICE_IDENTIFIER, DeviceID(text))
         raise _Invalid(f"{where}: empty device")
-    child = el[0]
+    child = children[0]
     choice = _CHOICES.get(_local(child))
     if choice is None:
         raise _Invalid(f"{where}: unexpected {_local(child)!r}")

@@ -559,7 +559,12 @@ class UacstaDialog:
         self._track(_Purpose.BYE, self._dialog_request("BYE", b""), now)
 
     def connection_lost(self) -> None:
-        self._move(Input.FAILED, "the connection closed")
+        self.abandon("the connection closed")
+
+    def abandon(self, reason: str) -> None:
+        """End the dialog at once, sending nothing (the connection is gone, or
+        the shell met an error it cannot explain)."""
+        self._move(Input.FAILED, reason)
 
     # -- time -------------------------------------------------------------------------------------
 

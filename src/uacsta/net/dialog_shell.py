@@ -5,11 +5,14 @@ subclass, and one timer is armed for its next deadline."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from ..dialog import DialogEvent, State, UacstaDialog
 from ..logs import log_tag
 from ..sip.message import Request, Response
 from .connection import SipConnection
+
+log = logging.getLogger("uacsta.dialog")
 
 
 class DialogShell:
@@ -24,7 +27,13 @@ class DialogShell:
         return self._loop.time()
 
     def receive(self, msg: Request | Response) -> None:
-        self.core.receive(msg, self.now())
+        try:
+            self.core.receive(msg, self.now())
+        except Exception:
+            # A bug, not the peer's fault: this dialog ends (and is set up anew
+            # by its owner); the connection and everyone else carry on.
+            log.exception("uaCSTA dialog with %s failed on a message; ending it", self.shell_tag)
+            self.core.abandon("internal error")
         self.pump()
 
     def pump(self) -> None:

@@ -13,6 +13,7 @@ from typing import Protocol
 from ..lockout import Lockout
 from ..sip.digest import DigestServer, Verdict, compute_ha1, parse_credentials
 from ..sip.errors import SipParseError
+from ..sip.grammar import is_digits
 from ..sip.message import Request, Response, build_response
 from ..sip.uri import SipUri
 from .directory import PhoneDirectory
@@ -176,7 +177,7 @@ class Registrar:
         raw_expires = contact.params.get("expires", expires_header)
         if raw_expires is None:
             expires = self.policy.sip_expiration
-        elif raw_expires.isdigit():
+        elif is_digits(raw_expires) and len(raw_expires) <= 10:
             expires = int(raw_expires)
         else:
             return build_response(req, 400, "Bad expires value", to_tag=to_tag)

@@ -70,6 +70,7 @@ from ..sip.dialog import Dialog, new_tag
 from ..sip.digest import DigestServer, Verdict, answer_challenge, compute_ha1, parse_credentials
 from ..sip.errors import SipParseError
 from ..sip.framer import MessageReceived, StreamFramer
+from ..sip.grammar import is_digits
 from ..sip.headers import Headers
 from ..sip.message import Request, Response, build_response
 from ..sip.transaction import new_branch
@@ -119,10 +120,10 @@ def granted_expiry(response: Response, asked: int) -> int:
         contacts = []
     for contact in contacts:
         value = contact.params.get("expires")
-        if value is not None and value.isascii() and value.isdigit():
+        if value is not None and is_digits(value):
             return int(value)
     header = response.headers.get("Expires")
-    if header is not None and header.strip().isascii() and header.strip().isdigit():
+    if header is not None and is_digits(header.strip()):
         return int(header.strip())
     return asked
 

@@ -24,8 +24,14 @@ def check_host(host: str) -> str:
     return host
 
 
+def is_digits(text: str) -> bool:
+    """RFC 3261's 1*DIGIT: ASCII digits only (str.isdigit() also takes '²' and
+    other Unicode digits, which int() then refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_port(text: str) -> int:
-    if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+    if not is_digits(text) or len(text) > 5 or int(text) > 65535:
         raise SipParseError(f"bad port {text!r}")
     return int(text)
 

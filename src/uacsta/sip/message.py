@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from .address import NameAddr, Via, parse_name_addr, parse_name_addr_list, parse_via_list
 from .errors import SipParseError
-from .grammar import is_token
+from .grammar import is_digits, is_token
 from .headers import SINGLE_HEADERS, Headers, canonical_name
 from .uri import SipUri, parse_uri
 
 SIP_VERSION = "SIP/2.0"
-_VERSION_RE = re.compile(r"^SIP/\d+\.\d+$", re.I)
-_STATUS_RE = re.compile(r"^(SIP/\d+\.\d+) ([1-6]\d\d) (.*)$", re.S)
+_VERSION_RE = re.compile(r"^SIP/\d+\.\d+$", re.I | re.ASCII)
+_STATUS_RE = re.compile(r"^(SIP/\d+\.\d+) ([1-6]\d\d) (.*)$", re.S | re.ASCII)
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 _MAX_CSEQ = 2**31
 REASON_PHRASES = {
@@ -59,7 +59,7 @@ class CSeq:
 
 def parse_cseq(value: str) -> CSeq:
     parts = value.split()
-    if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]):
+    if len(parts) != 2 or not is_digits(parts[0]) or not is_token(parts[1]):
         raise SipParseError("bad CSeq")
     number = int(parts[0])
     if number >= _MAX_CSEQ:
@@ -241,10 +241,12 @@ def check_core_headers(msg: Request | Response) -> None:
         if cseq.method != msg.method:
             raise SipParseError("CSeq method does not match the request method")
         mf = h.get("Max-Forwards")
-        if mf is not None and not (mf.isdigit() and int(mf) <= 255):
+        if mf is not None and not (is_digits(mf) and len(mf) <= 10 and int(mf) <= 255):
             raise SipParseError("bad Max-Forwards")
         expires = h.get("Expires")
-        if expires is not None and not (expires.isdigit() and int(expires) < 2**32):
+        if expires is not None and not (
+            is_digits(expires) and len(expires) <= 10 and int(expires) < 2**32
+        ):
             raise SipParseError("bad Expires")
 
 
@@ -255,7 +257,7 @@ def parse_content_length(headers: Headers) -> int | None:
     if len(values) > 1:
         raise SipParseError("conflicting Content-Length values")
     (value,) = values
-    if not value.isdigit() or len(value) > 10:
+    if not is_digits(value) or len(value) > 10:
         raise SipParseError("bad Content-Length")
     return int(value)
 

@@ -124,3 +124,31 @@ def test_malformed(raw: bytes, status: int) -> None:
     with pytest.raises(SipParseError) as info:
         parse_message(raw)
     assert info.value.status == status
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("CSeq", "\u00b2 REGISTER"),  # superscript two
+        ("CSeq", "\u0663 REGISTER"),  # Arabic-Indic three
+        ("Max-Forwards", "\u0667\u0660"),  # Arabic-Indic seventy
+        ("Expires", "\u00b3\u2070\u2070"),  # superscripts
+        ("Content-Length", "\uff10"),  # fullwidth zero
+        ("Via", "SIP/2.0/TCP 192.0.2.10:\uff15\uff10\uff10\uff10;branch=z9hG4bKabc"),
+    ],
+)
+def test_unicode_digits_are_a_parse_error_not_a_crash(header: str, value: str) -> None:
+    """RFC 3261 DIGIT is ASCII: other Unicode digits (which str.isdigit takes
+    and int() may refuse) make a 400, never a ValueError."""
+    lines = REGISTER.decode().split("\r\n")
+    if not any(ln.startswith(f"{header}:") for ln in lines):
+        lines.insert(1, f"{header}: 1")
+    lines = [f"{header}: {value}" if ln.startswith(f"{header}:") else ln for ln in lines]
+    raw = "\r\n".join(lines).encode()
+    with pytest.raises(SipParseError):
+        msg = parse_message(raw)
+        # some headers are read lazily: reading them is where they must fail
+        _ = (msg.cseq, msg.vias, msg.contacts)
+        from uacsta.sip.message import check_core_headers
+
+        check_core_headers(msg)
