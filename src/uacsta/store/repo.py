@@ -155,6 +155,21 @@ async def get_phone(db: Database, mac: str) -> Phone | None:
 
 
 _PHONE_COLUMNS = [c.name for c in Phone.__table__.columns]
+# A Phone made in Python carries None until flushed where its column has a
+# default; the bulk upsert below writes values, so it writes the defaults.
+_PHONE_DEFAULTS = {
+    c.name: c.default.arg
+    for c in Phone.__table__.columns
+    if c.default is not None and not callable(c.default.arg)
+}
+
+
+def _phone_row(p: Phone) -> dict[str, Any]:
+    row = {name: getattr(p, name) for name in _PHONE_COLUMNS}
+    for name, default in _PHONE_DEFAULTS.items():
+        if row[name] is None:
+            row[name] = default
+    return row
 
 
 async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
@@ -162,7 +177,7 @@ async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
     one native upsert statement, not a SELECT per row."""
     if not phones:
         return
-    rows = [{name: getattr(p, name) for name in _PHONE_COLUMNS} for p in phones]
+    rows = [_phone_row(p) for p in phones]
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect_insert: Any = (
