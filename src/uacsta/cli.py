@@ -86,7 +86,10 @@ async def _serve(cfg: Config) -> None:
     from .store.db import StoreError
     from .store.repo import SettingsError
 
-    server = UacstaServer(cfg)
+    try:
+        server = UacstaServer(cfg)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         await server.start()
     except (

@@ -53,7 +53,7 @@ from .sip.digest import DigestServer
 from .sip.message import Request, Response
 from .sip.transaction import TIMEOUT
 from .store import repo
-from .store.db import Database
+from .store.db import Database, StoreError
 
 log = logging.getLogger("uacsta.server")
 SWEEP_INTERVAL = 1.0
@@ -71,10 +71,23 @@ class StartupNotes:
     lines: list[str] = field(default_factory=list)
 
 
+def prepare_data_folder(folder: Path) -> None:
+    """The data folder, made if need be, readable by the server's user only
+    (0700): it holds the database, the key file and the TLS keys."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot use the data folder {folder}: {exc}") from None
+
+
 class UacstaServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.data_dir = config.data_dir
+        # The database is opened here, so its folder must exist first (a fresh
+        # machine's first start: ~/.local/share/uacsta is not there yet).
+        prepare_data_folder(self.data_dir)
         self.db = Database(config.db_url)
         self.notes = StartupNotes()
         self.logs = LogManager(self.data_dir / "logs", config.console_log_level)
@@ -111,7 +124,7 @@ class UacstaServer:
     # -- start and stop ------------------------------------------------------------
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_folder(self.data_dir)
         await self.db.migrate()
         self.box = SecretBox(self.data_dir / "secret.key")
         diag = cast(Diagnostics, await repo.load_section(self.db, "diagnostics"))
@@ -136,7 +149,10 @@ class UacstaServer:
             realm=self.config.realm,
             digest=DigestServer(
                 self.config.realm,
-                self.box.raw_secret("digest-nonce"),
+                # A new nonce key at every start: nonce counts live in memory,
+                # so a nonce from before a restart must not verify after it
+                # (a captured REGISTER cannot be replayed; docs/security.md).
+                secrets.token_bytes(32),
                 algorithms=tuple(phone_conn.digest_algorithms),
                 nonce_lifetime=max(300.0, float(self._advanced.sip_expiration)),
             ),
@@ -247,6 +263,8 @@ class UacstaServer:
             return
         assert self.registrar is not None
         phone_conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+        # Connection settings take effect here: the digest algorithms too.
+        self.registrar.digest.algorithms = tuple(phone_conn.digest_algorithms)
         tls_settings = cast(TlsSettings, await repo.load_section(self.db, "tls"))
         extra = [i.public_address for i in (phone_conn.lan, phone_conn.wan) if i.public_address]
         paths, generated = tls.ensure(
@@ -336,7 +354,7 @@ class UacstaServer:
             self.logins,
             DigestServer(
                 self.config.realm,
-                self.box.raw_secret("client-digest-nonce"),
+                secrets.token_bytes(32),  # as for phones: replay state is per process
                 algorithms=("MD5", "SHA-256"),
             ),
             request_timeout=lambda: self._client_conn.request_timeout,

@@ -31,6 +31,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from .. import __version__
+from ..net.apidocs import add_api_docs
+from ..net.asgi import BoundedJson, SecurityHeaders
 from ..provisioning.jobs import Job
 from ..provisioning.service import Target
 from ..settings import SECTIONS, parse_mac_list
@@ -113,10 +115,15 @@ def create_admin_app(server: "UacstaServer", auth: AdminAuth) -> FastAPI:
         version=__version__,
         description="Settings, telephones, client logins, status and logs of a uacsta server. "
         "Authenticate with HTTP Basic (an admin account) or the web UI's session.",
-        docs_url="/api/docs",
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    add_api_docs(
+        app, docs_url="/api/docs", openapi_url="/api/openapi.json", title="uacsta admin API"
+    )
+    app.add_middleware(BoundedJson)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
 

@@ -40,8 +40,10 @@ from ..core.monitors import PointState
 from ..core.switching import Answer, SwitchingFunction
 from ..csta import model as m
 from ..csta.errors import CSTAErrorCode, ErrorCategory
-from ..csta.jsonform import JsonFormError, from_json, to_json
+from ..csta.jsonform import JsonFormError, from_json, load_bounded, to_json
 from ..csta.types import ConnectionID, DeviceID, ForwardingType
+from ..net.apidocs import add_api_docs
+from ..net.asgi import BoundedJson, SecurityHeaders
 from ..settings import ClientConnection
 from .logins import ClientLogins
 
@@ -105,10 +107,15 @@ def create_app(
         description="CSTA services, responses and events as JSON (ECMA-269/323 names). "
         "REST for devices, snapshots and common call controls; the WebSocket at "
         "/api/v1/ws carries every service and event.",
-        docs_url="/api/v1/docs",
+        docs_url=None,
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
     )
+    add_api_docs(
+        app, docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json", title="uacsta client API"
+    )
+    app.add_middleware(BoundedJson)
+    app.add_middleware(SecurityHeaders)
     basic = HTTPBasic(realm="uacsta")
 
     async def login(
@@ -339,7 +346,11 @@ class WebSocketConversation:
                 self.sf.detach(client, reason, keep=True)
 
     async def _login(self) -> ClientSession | None:
-        first = await asyncio.wait_for(self.ws.receive_json(), LOGIN_TIMEOUT)
+        try:
+            first = await asyncio.wait_for(self._receive_json(), LOGIN_TIMEOUT)
+        except JsonFormError as exc:
+            await self._refuse(str(exc))
+            return None
         if not isinstance(first, dict) or first.get("op") != "login":
             await self._refuse('the first message must be {"op": "login", ...}')
             return None
@@ -375,6 +386,14 @@ class WebSocketConversation:
         await self.send({"op": "welcome", "session": client.id, "seq": seq})
         return client
 
+    async def _receive_json(self) -> Any:
+        """The next message as JSON, size and nesting bounded (JsonFormError)."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text")
+        return load_bounded(text if text is not None else message.get("bytes") or b"")
+
     async def _refuse(self, reason: str, code: int = 4400) -> None:
         log.info("WebSocket client %s refused: %s", self.peer, reason)
         with contextlib.suppress(Exception):
@@ -398,9 +417,9 @@ class WebSocketConversation:
         """Read the client's messages; True when it logged out."""
         while True:
             try:
-                data = await self.ws.receive_json()
-            except ValueError:
-                await self.send({"op": "error", "reason": "not JSON"})
+                data = await self._receive_json()
+            except JsonFormError as exc:
+                await self.send({"op": "error", "reason": str(exc)})
                 continue
             if not isinstance(data, dict):
                 await self.send({"op": "error", "reason": "expected a JSON object"})

@@ -194,7 +194,7 @@ class SipClientFace:
         algorithm = creds.algorithm.removesuffix("-sess")
         ha1 = login.ha1.get(algorithm) if login is not None else None
         verdict = (
-            self.digest.verify(creds, req.method, ha1, time.time())
+            self.digest.verify(creds, req.method, ha1, time.time(), request_uri=req.uri)
             if ha1 is not None
             else Verdict.BAD_RESPONSE
         )

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,25 @@ Answer = m.CstaMessage | CSTAErrorCode
 
 def _tagged(client: ClientSession) -> dict[str, object]:
     return {"tag": client.tag}
+
+
+def device_ids(value: object, depth: int = 0) -> Iterator[DeviceID]:
+    """The device of every ConnectionID in a message (fields, lists, nested
+    structures): each is a call at a device the request acts on.  Plain
+    DeviceID fields besides the subject are numbers to dial, not devices
+    controlled."""
+    if depth > 8:
+        return
+    if isinstance(value, ConnectionID):
+        if value.deviceID is not None:
+            yield value.deviceID
+    elif isinstance(value, list):
+        for item in value:
+            yield from device_ids(item, depth + 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if f.name not in ("extensions", "unknown"):
+                yield from device_ids(getattr(value, f.name), depth + 1)
 
 
 @dataclass(eq=False)
@@ -437,6 +456,8 @@ class SwitchingFunction:
             # A device the client may not use is as unknown as one that does
             # not exist: the answer tells nothing about other clients' devices.
             return CSTAErrorCode.operation("invalidDeviceID")
+        if not self._may_name(client, msg):
+            return CSTAErrorCode.operation("invalidDeviceID")
         await self._until_started(device)
         session = self._session(device)
         if session is None:
@@ -454,6 +475,16 @@ class SwitchingFunction:
         if how is Route.EMULATE:
             return await self._emulate(session, device, msg)
         return await self._ask(session, msg)
+
+    def _may_name(self, client: ClientSession, msg: m.CstaMessage) -> bool:
+        """Every call the request names (a TransferCall's activeCall, a
+        conference's held call...) must be at a device the login may use, when
+        it is one of ours."""
+        for value in device_ids(msg):
+            named = self.devices.find(value.value)
+            if named is not None and not client.rights.allows(named):
+                return False
+        return True
 
     async def _ask(self, session: PhoneSession, msg: m.CstaMessage) -> Answer:
         try:

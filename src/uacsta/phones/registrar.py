@@ -126,9 +126,8 @@ class Registrar:
                 "REGISTER refused: digest user %r is not the To user %s", creds.username, mac
             )
             return build_response(req, 403, "Digest user name must be the MAC", to_tag=to_tag)
-        alg = creds.algorithm.removesuffix("-sess")
-        ha1 = self._ha1(creds.username, alg)
-        verdict = self.digest.verify(creds, req.method, ha1, wall)
+        ha1 = self._ha1(creds.username, creds.algorithm.removesuffix("-sess"))
+        verdict = self.digest.verify(creds, req.method, ha1, wall, request_uri=req.uri)
         if verdict is Verdict.OK:
             return None
         if verdict is Verdict.STALE:

@@ -23,6 +23,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from ..csta.types import ForwardingType
+from ..net.apidocs import add_api_docs
 from .phone import SimPhone
 
 
@@ -60,7 +61,8 @@ def describe(phone: SimPhone) -> dict[str, Any]:
 
 
 def create_control_app(phones: list[SimPhone]) -> FastAPI:
-    app = FastAPI(title="uacsta sim control", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="uacsta sim control", docs_url=None, redoc_url=None)
+    add_api_docs(app, docs_url="/docs", openapi_url="/openapi.json", title="uacsta sim control")
     by_mac = {p.mac: p for p in phones}
 
     def phone(mac: str) -> SimPhone:

@@ -146,6 +146,7 @@ class Verdict(enum.Enum):
     BAD_NONCE = "bad-nonce"  # not one of ours, or for another realm
     REPLAY = "replay"  # a nonce count we have seen before for this nonce
     NOT_ACCEPTED = "not-accepted"  # an algorithm or qop this server does not allow
+    WRONG_URI = "wrong-uri"  # the digest uri is not the request's Request-URI
 
 
 @dataclass(slots=True, frozen=True)
@@ -214,17 +215,29 @@ class DigestServer:
         return [Challenge(self.realm, nonce, alg, "auth", None, stale) for alg in self.algorithms]
 
     def verify(
-        self, creds: DigestCredentials, method: str, ha1: str, now: float, body: bytes = b""
+        self,
+        creds: DigestCredentials,
+        method: str,
+        ha1: str,
+        now: float,
+        body: bytes = b"",
+        request_uri: str | None = None,
     ) -> Verdict:
-        """``ha1`` must have been computed with ``creds.algorithm`` (minus -sess)."""
+        """``ha1`` must have been computed with ``creds.algorithm``.  Only what
+        the challenge offered is accepted: its algorithms (no -sess variant)
+        and qop=auth (not auth-int).  With ``request_uri`` the digest uri must
+        name it (RFC 3261 22.4), so that an answer cannot be replayed to
+        another target."""
         if creds.realm != self.realm:
             return Verdict.BAD_NONCE
-        if creds.algorithm.removesuffix("-sess") not in self.algorithms:
+        if creds.algorithm not in self.algorithms:
             return Verdict.NOT_ACCEPTED
-        if creds.qop is None:
-            # RFC 2069 compatibility answers carry no nonce count and so cannot
-            # be protected against replay: refused.
+        if creds.qop != "auth":
+            # RFC 2069 compatibility answers (no qop) carry no nonce count and
+            # cannot be protected against replay; auth-int is never offered.
             return Verdict.NOT_ACCEPTED
+        if request_uri is not None and not same_uri(creds.uri, request_uri):
+            return Verdict.WRONG_URI
         issued = self._nonce_time(creds.nonce)
         if issued is None or issued > now + 5:
             return Verdict.BAD_NONCE
@@ -252,6 +265,17 @@ class DigestServer:
         while len(self._seen_nc) > self._max_tracked:
             self._seen_nc.popitem(last=False)
         return Verdict.OK
+
+
+def same_uri(digest_uri: str, request_uri: str) -> bool:
+    """The digest uri names the Request-URI: equal, or equal but for a
+    ``;transport=`` parameter that SIPp and real phones leave out of one."""
+
+    def plain(uri: str) -> str:
+        parts = [p for p in uri.strip().split(";") if not p.lower().startswith("transport=")]
+        return ";".join(parts).lower()
+
+    return digest_uri.strip() == request_uri.strip() or plain(digest_uri) == plain(request_uri)
 
 
 def answer_challenge(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
+    file: Path | None = None  # the SQLite file, kept private (0600)
+
     def __init__(self, url: str) -> None:
         try:
             parsed = make_url(url)
@@ -48,7 +52,8 @@ class Database:
             if parsed.drivername != "sqlite+aiosqlite":
                 parsed = parsed.set(drivername="sqlite+aiosqlite")
             if parsed.database and parsed.database != ":memory:":
-                folder = Path(parsed.database).expanduser().resolve().parent
+                self.file = Path(parsed.database).expanduser().resolve()
+                folder = self.file.parent
                 if not folder.is_dir():
                     raise StoreError(f"database folder {folder} does not exist")
         elif backend == "postgresql":
@@ -81,6 +86,17 @@ class Database:
             if type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "asyncpg")):
                 raise StoreError(f"cannot open database {self.url}: {exc}") from None
             raise
+        finally:
+            self.keep_private()
+
+    def keep_private(self) -> None:
+        """The SQLite file holds client HA1 values (password equivalents):
+        readable by the server's user only, with its WAL and shared memory."""
+        if self.file is None:
+            return
+        for path in (self.file, Path(f"{self.file}-wal"), Path(f"{self.file}-shm")):
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                path.chmod(0o600)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,24 @@
+// The admin UI's own script: a file, not inline, so that the Content-Security-Policy
+// can forbid inline scripts (script-src 'self').
+"use strict";
+
+// Filter forms are read by htmx as they change; Enter must not submit them.
+document.addEventListener("submit", (event) => {
+  if (event.target.matches("form.filter")) event.preventDefault();
+});
+
+// Diagnostics: follow the live log over SSE, optionally for some MACs only.
+let tailSource = null;
+document.addEventListener("submit", (event) => {
+  if (event.target.id !== "tail-form") return;
+  event.preventDefault();
+  if (tailSource) tailSource.close();
+  document.getElementById("tail").innerHTML = "";
+  const macs = encodeURIComponent(document.getElementById("tail-macs").value);
+  tailSource = new EventSource("/ui/log/tail?macs=" + macs);
+  tailSource.addEventListener("line", (e) => {
+    const body = document.getElementById("tail");
+    body.insertAdjacentHTML("beforeend", e.data);
+    while (body.rows.length > 500) body.deleteRow(0);
+  });
+});
