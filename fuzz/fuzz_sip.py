@@ -37,6 +37,11 @@ def _shape(event: object) -> object:
     return (type(event).__name__,)
 
 
+def _fields(msg: object) -> list[tuple[str, str]]:
+    # The serializer writes Content-Length itself, last: the rest keeps its order.
+    return [(n, v) for n, v in msg.headers if n != "Content-Length"]  # type: ignore[attr-defined]
+
+
 def test_one_input(data: bytes) -> None:
     if not data:
         return
@@ -52,7 +57,7 @@ def test_one_input(data: bytes) -> None:
         msg = event.message
         check_core_headers(msg)  # the framer only hands up checked messages
         again = parse_message(msg.to_bytes())
-        if type(again) is not type(msg) or list(again.headers) != list(msg.headers):
+        if type(again) is not type(msg) or _fields(again) != _fields(msg) or again.body != msg.body:
             raise AssertionError("a parsed message does not survive serialization")
         if isinstance(msg, Request) and isinstance(again, Request) and again.uri != msg.uri:
             raise AssertionError("Request-URI changed in a round trip")

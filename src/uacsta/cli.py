@@ -304,6 +304,11 @@ def admin_create(ctx: click.Context, name: str, value: str | None) -> None:
     if value is None:
         value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
     assert value is not None
+    from .settings import client_password_problem
+
+    problem = client_password_problem(value)
+    if problem:
+        raise click.ClickException(problem)
     secret = value
 
     async def change(db: Any) -> bool:
@@ -345,8 +350,11 @@ def password_phone(ctx: click.Context, value: str | None) -> None:
 
     if value is None:
         value = click.prompt("Phone password", hide_input=True, confirmation_prompt=True)
-    if not value or len(value) < 4:
-        raise click.ClickException("the phone password needs at least 4 characters")
+    from .settings import phone_password_problem
+
+    problem = phone_password_problem(value or "")
+    if problem:
+        raise click.ClickException(problem)
     cfg = _config(ctx)
     box = _box(cfg)
 
@@ -378,6 +386,11 @@ def password_client(
     if value is None:
         value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
     assert value is not None
+    from .settings import client_password_problem
+
+    problem = client_password_problem(value)
+    if problem:
+        raise click.ClickException(problem)
     secret = value
 
     async def change(db: Any) -> None:

@@ -326,3 +326,30 @@ SECTIONS: dict[str, tuple[type[BaseModel], Any]] = {
     "tls": (TlsSettings, TlsSettings),
     "provisioning": (ProvisioningOptions, ProvisioningOptions),
 }
+
+
+# -- passwords: one rule each, for the CLI, the admin UI and its API alike ----------------
+
+PHONE_PASSWORD_MIN = 10  # every phone shares it: guessed once, all are open
+CLIENT_PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+
+
+def _password_problem(value: str, minimum: int, what: str) -> str | None:
+    if len(value) < minimum:
+        return f"the {what} needs at least {minimum} characters"
+    if len(value) > PASSWORD_MAX:
+        return f"the {what} is longer than {PASSWORD_MAX} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return f"the {what} must not contain control characters"
+    return None
+
+
+def phone_password_problem(value: str) -> str | None:
+    """Why a phone password cannot be used, or None."""
+    return _password_problem(value, PHONE_PASSWORD_MIN, "phone password")
+
+
+def client_password_problem(value: str) -> str | None:
+    """Why a client login's password cannot be used, or None."""
+    return _password_problem(value, CLIENT_PASSWORD_MIN, "client password")

@@ -145,9 +145,14 @@ def test_unreadable_or_mismatched_certificate(cli: UacstaProcess, tmp_path: Path
 def test_cert_show_and_client_password(fast_cli: InProcess) -> None:
     out = fast_cli.cli("cert", "show").output
     assert "Local CA" in out and "SHA-256" in out
-    fast_cli.cli("password", "client", "crm-dialer", "--password", "pw")
-    bad = fast_cli.cli("password", "client", "bad name", "--password", "pw", check=False)
+    fast_cli.cli("password", "client", "crm-dialer", "--password", "dialer-pw-1")
+    bad = fast_cli.cli("password", "client", "bad name", "--password", "dialer-pw-1", check=False)
     assert bad.exit_code != 0 and "not a valid client login name" in bad.output
+    # one rule for the CLI and the admin UI: at least 8 characters for a client
+    short = fast_cli.cli("password", "client", "crm-dialer", "--password", "pw", check=False)
+    assert short.exit_code != 0 and "at least 8 characters" in short.output
+    phone = fast_cli.cli("password", "phone", "--password", "abcd", check=False)
+    assert phone.exit_code != 0 and "at least 10 characters" in phone.output
     assert fast_cli.cli("password", "client", "crm-dialer", "--remove").exit_code == 0
 
 

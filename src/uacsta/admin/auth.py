@@ -4,10 +4,12 @@ a CSRF token per session, lock-out after repeated wrong passwords."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -21,6 +23,10 @@ log = logging.getLogger("uacsta.admin")
 SESSION_IDLE = 8 * 3600.0  # seconds without a request before a session ends
 COOKIE = "uacsta_admin"
 MIN_PASSWORD = 8
+# Password hashes are checked off the event loop, two at a time; beyond this
+# many waiting, a login is refused at once.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="uacsta-argon2")
+MAX_WAITING_HASHES = 16
 
 
 @dataclass
@@ -40,11 +46,18 @@ class AdminAuth:
         self.hasher = PasswordHasher()
         self.lockout = Lockout(max_failures=5, window=300.0)
         self._sessions: dict[str, AdminSession] = {}
+        self._hashing = 0  # checks under way or waiting
 
     def hash(self, password: str) -> str:
         if len(password) < MIN_PASSWORD:
             raise ValueError(f"an admin password needs at least {MIN_PASSWORD} characters")
         return self.hasher.hash(password)
+
+    def _check(self, password_hash: str, password: str) -> bool:
+        try:
+            return bool(self.hasher.verify(password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
 
     async def set_password(self, name: str, password: str) -> bool:
         return await repo.set_admin(self.db, name, self.hash(password))
@@ -55,17 +68,25 @@ class AdminAuth:
             log.warning("admin login %r from %s refused: locked out", name, source)
             return False
         account = await repo.get_admin(self.db, name)
+        if self._hashing >= MAX_WAITING_HASHES:
+            # argon2 is made to be slow: a flood of logins must not queue
+            # without bound (nor, being off the loop, slow phones and clients).
+            log.warning("admin login %r from %s refused: too many logins at once", name, source)
+            return False
+        self._hashing += 1
         try:
-            ok = account is not None and self.hasher.verify(account.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+            ok = account is not None and await asyncio.get_running_loop().run_in_executor(
+                _HASHING, self._check, account.password_hash, password
+            )
+        finally:
+            self._hashing -= 1
         if not ok:
             count = self.lockout.failed(source, name, now)
             log.warning(
                 "admin login %r from %s: wrong name or password (attempt %d)", name, source, count
             )
             return False
-        self.lockout.succeeded(source, name)
+        self.lockout.succeeded(source, name, now)
         return True
 
     async def login(self, name: str, password: str, source: str) -> AdminSession | None:

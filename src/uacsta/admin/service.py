@@ -33,6 +33,8 @@ from ..settings import (
     Diagnostics,
     ProvisioningOptions,
     TlsSettings,
+    client_password_problem,
+    phone_password_problem,
 )
 from ..store import repo
 from ..store.repo import SettingsError
@@ -127,8 +129,9 @@ class AdminService:
                     raise AdminError(str(exc), 409) from None
 
     async def set_phone_password(self, password: str) -> None:
-        if len(password) < 8:
-            raise AdminError("the phone password needs at least 8 characters")
+        problem = phone_password_problem(password)
+        if problem:
+            raise AdminError(problem)
         assert self.server.box is not None
         await repo.set_secret(self.db, self.server.box, repo.PHONE_PASSWORD, password)
         await self.server.reload_settings()
@@ -284,8 +287,9 @@ class AdminService:
         existing = await repo.get_client_login(self.db, name)
         if existing is None and not password:
             raise AdminError("a new client login needs a password")
-        if password is not None and len(password) < 8:
-            raise AdminError("a client password needs at least 8 characters")
+        problem = client_password_problem(password) if password is not None else None
+        if problem:
+            raise AdminError(problem)
         try:
             if password:
                 await repo.set_client_login(

@@ -64,7 +64,7 @@ class ClientLogins:
         if login is not None:
             given = compute_ha1(name, login.realm, password, "SHA-256")
             if hmac.compare_digest(given, login.ha1["SHA-256"]):
-                self.lockout.succeeded(source, name)
+                self.lockout.succeeded(source, name, now)
                 return login.rights
         self.failed(name, source)
         return None

@@ -204,7 +204,7 @@ class SipClientFace:
             if verdict is Verdict.BAD_RESPONSE:
                 self.logins.failed(name, conn.peer_ip)
             return self._challenge(req, to_tag)
-        self.logins.lockout.succeeded(conn.peer_ip, name)
+        self.logins.lockout.succeeded(conn.peer_ip, name, time.monotonic())
         request = decode(req.body) if req.body else m.RequestSystemStatus()
         if not isinstance(request, m.RequestSystemStatus):
             return build_response(

@@ -95,7 +95,7 @@ class Registrar:
         auth = self._authenticate(req, mac, key, now, wall, to_tag)
         if auth is not None:
             return auth
-        self.lockout.succeeded(conn.peer_ip, mac)
+        self.lockout.succeeded(conn.peer_ip, mac, now)
         return self._update_bindings(req, conn, mac, now, to_tag)
 
     def _challenge(self, req: Request, wall: float, to_tag: str, stale: bool = False) -> Response:
