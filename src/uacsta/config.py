@@ -41,6 +41,13 @@ class Config(BaseSettings):
     host_name: str = Field(default_factory=socket.getfqdn)
     realm: str = "uacsta"
     max_connections_per_source: int = Field(1000, ge=1)
+    # Connections of one side (phones, or clients) at once, and the bytes
+    # they may hold in partly received messages together (docs/security.md).
+    max_connections: int = Field(20000, ge=1)
+    max_buffered_bytes: int = Field(64 * 1024 * 1024, ge=65536)
+    # A message must be complete this many seconds after its first byte
+    # (slowloris: one byte at a time never completes).
+    message_deadline: float = Field(20.0, gt=0)
     tls_handshake_timeout: float = Field(10.0, gt=0)
     # 0: derived from the SIP expiration time (a phone that neither refreshes
     # nor pings within it is gone).

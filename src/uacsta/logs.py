@@ -142,3 +142,24 @@ def check_writable(folder: Path) -> str | None:
     except OSError as exc:
         return f"log folder {folder} is not writable: {exc.strerror}"
     return None
+
+
+class OncePer:
+    """Log a refusal once per key (a source address) and interval, with how
+    many were left unlogged: a flood must not rotate the log history away."""
+
+    def __init__(self, interval: float = 60.0, max_keys: int = 10000) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, key: str, now: float) -> int | None:
+        """None: say nothing now; else say it, with this many suppressed since."""
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.interval:
+            self._last[key] = (last[0], last[1] + 1)
+            return None
+        if len(self._last) >= self.max_keys:
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return last[1] if last is not None else 0

@@ -249,6 +249,9 @@ class UacstaServer:
             max_per_source=self.config.max_connections_per_source,
             tls_handshake_timeout=self.config.tls_handshake_timeout,
             idle_timeout=idle_timeout,
+            max_connections=self.config.max_connections,
+            max_buffered=self.config.max_buffered_bytes,
+            message_deadline=self.config.message_deadline,
         )
 
     def _client_idle_timeout(self, conn: SipConnection) -> float:

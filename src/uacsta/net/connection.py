@@ -28,13 +28,16 @@ class ConnectionHost(Protocol):
     def connection_closed(self, conn: SipConnection) -> None: ...
     def message_received(self, conn: SipConnection, msg: Request | Response) -> None: ...
     def bad_message(self, conn: SipConnection, event: BadMessage) -> None: ...
+    def buffered(self, conn: SipConnection, delta: int) -> bool: ...
     def now(self) -> float: ...
 
 
 class SipConnection(asyncio.Protocol):
     __slots__ = (
+        "buffered",
         "framer",
         "host",
+        "partial_since",
         "interface",
         "last_activity",
         "local_ip",
@@ -65,6 +68,10 @@ class SipConnection(asyncio.Protocol):
         self.macs: set[str] = set()
         self.tag = ""  # the MAC (or client name) for log lines, once known
         self.last_activity = 0.0
+        # When the message being received began (its first byte), or None
+        # between messages; and how many bytes of it the framer holds.
+        self.partial_since: float | None = None
+        self.buffered = 0
         self.local_ip = ""
         self.local_port = 0
         self.public_address = public_address
@@ -96,10 +103,23 @@ class SipConnection(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = self.host.now()
+        now = self.last_activity = self.host.now()
         token = log_tag.set(self.log_tag)
         try:
-            for event in self.framer.feed(data):
+            if self.partial_since is None:
+                self.partial_since = now
+            events = self.framer.feed(data)
+            held = self.framer.buffered
+            if held == 0:
+                self.partial_since = None  # everything received was complete
+            elif events:
+                self.partial_since = now  # a new message began in this chunk
+            if not self.host.buffered(self, held - self.buffered):
+                self.buffered = held
+                self.close()
+                return
+            self.buffered = held
+            for event in events:
                 if isinstance(event, MessageReceived):
                     self.host.message_received(self, event.message)
                 elif isinstance(event, KeepAlivePing):

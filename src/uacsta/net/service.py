@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..logs import log_tag
+from ..logs import OncePer, log_tag
 from ..settings import ConnectionSettings
 from ..sip.framer import BadMessage
 from ..sip.message import Request, Response, build_error_response_raw
@@ -75,6 +75,9 @@ class SipService:
         max_per_source: int,
         tls_handshake_timeout: float,
         idle_timeout: Callable[[SipConnection], float],
+        max_connections: int = 20000,
+        max_buffered: int = 64 * 1024 * 1024,
+        message_deadline: float = 20.0,
     ) -> None:
         self.side = side
         self._on_message = on_message
@@ -82,6 +85,12 @@ class SipService:
         self.max_per_source = max_per_source
         self.tls_handshake_timeout = tls_handshake_timeout
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.max_buffered = max_buffered
+        self.message_deadline = message_deadline
+        self.buffered_bytes = 0  # held in partly received messages, all connections
+        self.refused: Counter[str] = Counter()  # refusals by reason, for the status
+        self._say = OncePer(60.0)
         self.connections: set[SipConnection] = set()
         self._per_source: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
@@ -94,12 +103,29 @@ class SipService:
         assert self._loop is not None
         return self._loop.time()
 
+    def _refuse(self, reason: str, source: str, text: str) -> None:
+        """Count a refusal; log it once per source and minute."""
+        self.refused[reason] += 1
+        suppressed = self._say(f"{reason} {source}", self.now())
+        if suppressed is not None:
+            more = f" ({suppressed} more like it in the last minute)" if suppressed else ""
+            log.warning("%s%s", text, more)
+
     def connection_opened(self, conn: SipConnection) -> bool:
-        if self._per_source[conn.peer_ip] >= self.max_per_source:
-            log.warning(
-                "refusing connection from %s: %d connections from it already",
+        if len(self.connections) >= self.max_connections:
+            self._refuse(
+                "connections",
                 conn.peer_ip,
-                self.max_per_source,
+                f"refusing connection from {conn.peer_ip}: {self.max_connections} "
+                f"{self.side} connections open (max_connections)",
+            )
+            return False
+        if self._per_source[conn.peer_ip] >= self.max_per_source:
+            self._refuse(
+                "per-source",
+                conn.peer_ip,
+                f"refusing connection from {conn.peer_ip}: {self.max_per_source} connections "
+                "from it already (max_connections_per_source)",
             )
             return False
         self._per_source[conn.peer_ip] += 1
@@ -116,6 +142,8 @@ class SipService:
     def connection_closed(self, conn: SipConnection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
+            self.buffered_bytes -= conn.buffered
+            conn.buffered = 0
             self._per_source[conn.peer_ip] -= 1
             if self._per_source[conn.peer_ip] <= 0:
                 del self._per_source[conn.peer_ip]
@@ -125,8 +153,32 @@ class SipService:
     def message_received(self, conn: SipConnection, msg: Request | Response) -> None:
         self._on_message(conn, msg)
 
+    def buffered(self, conn: SipConnection, delta: int) -> bool:
+        """A connection holds ``delta`` more bytes of partial messages; False
+        (close it) when all of them together would pass the budget."""
+        self.buffered_bytes += delta
+        if delta > 0 and self.buffered_bytes > self.max_buffered:
+            self._refuse(
+                "buffered",
+                conn.peer_ip,
+                f"closing {conn!r}: partial messages of all {self.side} connections "
+                f"exceed {self.max_buffered} bytes (max_buffered_bytes)",
+            )
+            return False
+        return True
+
     def bad_message(self, conn: SipConnection, event: BadMessage) -> None:
-        log.info("bad message from %s:%d: %s", conn.peer_ip, conn.peer_port, event.error.reason)
+        self.refused["bad message"] += 1
+        suppressed = self._say(f"bad {conn.peer_ip}", self.now())
+        if suppressed is not None:
+            more = f" ({suppressed} more from it in the last minute)" if suppressed else ""
+            log.info(
+                "bad message from %s:%d: %s%s",
+                conn.peer_ip,
+                conn.peer_port,
+                event.error.reason,
+                more,
+            )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("bad message was:\n%s", event.raw.decode("utf-8", "replace"))
         answer = build_error_response_raw(event.raw, event.error.status, event.error.reason)
@@ -201,10 +253,23 @@ class SipService:
         self.listening.clear()
 
     def sweep(self) -> int:
-        """Close connections idle for longer than their timeout."""
+        """Close connections idle for longer than their timeout, and those
+        whose message has not completed within the deadline from its first
+        byte (one byte every few seconds resets no idle timer that matters)."""
         now = self.now()
         closed = 0
         for conn in list(self.connections):
+            began = conn.partial_since
+            if began is not None and now - began > self.message_deadline:
+                self._refuse(
+                    "deadline",
+                    conn.peer_ip,
+                    f"closing {conn!r}: a message not complete {self.message_deadline:g} s "
+                    "after its first byte (message_deadline)",
+                )
+                conn.close()
+                closed += 1
+                continue
             if now - conn.last_activity > self.idle_timeout(conn):
                 token = log_tag.set(conn.log_tag)
                 log.info("closing idle connection %r", conn)
