@@ -151,3 +151,31 @@ async def test_the_connection_cap_holds_and_says_so_once(
     finally:
         for _, writer in streams:
             writer.close()
+
+
+async def test_half_open_tls_handshakes_count_and_time_out(tmp_path: Path) -> None:
+    """Probe 6: half-open TLS handshakes did not count against the per-source
+    cap (5,000 accepted from one address, +200 MiB)."""
+    data = tmp_path / "data"
+    await prepare_store(data)
+    config = make_config(data).model_copy(
+        update={"max_connections_per_source": 20, "tls_handshake_timeout": 1.0}
+    )
+    server = UacstaServer(config)
+    await server.start()
+    streams = []
+    try:
+        assert server.phones is not None
+        port = server.phones.port("lan", "TLS")
+        for _ in range(30):  # TCP connects that never send a ClientHello
+            streams.append(await asyncio.open_connection("127.0.0.1", port))
+        await eventually(lambda: server.phones.refused["per-source"] == 10)  # type: ignore[union-attr]
+        assert len(server.phones.connections) == 20
+        # the handshake timeout frees their places
+        await eventually(lambda: not server.phones.connections, timeout=5)  # type: ignore[union-attr]
+        phone = await neighbour(server)  # the address is usable again
+        await phone.stop()
+    finally:
+        for _, writer in streams:
+            writer.close()
+        await server.stop()

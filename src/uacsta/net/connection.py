@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Protocol
 
 from ..logs import log_tag
@@ -20,6 +21,7 @@ from ..sip.framer import (
 from ..sip.message import Request, Response
 
 log = logging.getLogger("uacsta.sip")
+_HANDSHAKES: set[asyncio.Task[None]] = set()  # asyncio keeps weak references only
 MAX_WRITE_BUFFER = 1024 * 1024
 
 
@@ -34,6 +36,10 @@ class ConnectionHost(Protocol):
 
 class SipConnection(asyncio.Protocol):
     __slots__ = (
+        "_early",
+        "_handshake_timeout",
+        "_raw",
+        "_tls",
         "buffered",
         "framer",
         "host",
@@ -57,6 +63,8 @@ class SipConnection(asyncio.Protocol):
         interface: str,
         transport_name: str,
         public_address: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        handshake_timeout: float = 10.0,
     ) -> None:
         self.host = host
         self.interface = interface  # "lan" | "wan"
@@ -75,6 +83,13 @@ class SipConnection(asyncio.Protocol):
         self.local_ip = ""
         self.local_port = 0
         self.public_address = public_address
+        # TLS is started here, after the connection counted against the
+        # per-source and global caps: a half-open handshake holds a place too.
+        self._tls = tls
+        self._handshake_timeout = handshake_timeout
+        self._raw: asyncio.Transport | None = None
+        # Answers written after the handshake but before start_tls returned.
+        self._early: list[bytes] = []
 
     @property
     def log_tag(self) -> str:
@@ -85,14 +100,49 @@ class SipConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
         peer = transport.get_extra_info("peername") or ("", 0)
         self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
         local = transport.get_extra_info("sockname") or ("", 0)
         self.local_ip, self.local_port = str(local[0]), int(local[1])
         self.last_activity = self.host.now()
+        if self._tls is None:
+            self.transport = transport
         if not self.host.connection_opened(self):
             transport.abort()
+            return
+        if self._tls is not None:
+            # Nothing may reach the SIP framer before TLS: the ClientHello
+            # could arrive before the handshake task runs (start_tls resumes).
+            transport.pause_reading()
+            self._raw = transport
+            task = asyncio.get_running_loop().create_task(self._start_tls(transport, self._tls))
+            _HANDSHAKES.add(task)
+            task.add_done_callback(_HANDSHAKES.discard)
+
+    async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            tls = await loop.start_tls(
+                raw,
+                self,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=self._handshake_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, EOFError) as exc:
+            log.debug("TLS handshake with %s:%d failed: %s", self.peer_ip, self.peer_port, exc)
+            raw.abort()
+            self._raw = None
+            self.connection_lost(None)
+            return
+        self._raw = None
+        if tls is None:  # closed meanwhile
+            self.connection_lost(None)
+            return
+        self.transport = tls
+        early, self._early = self._early, []
+        for data in early:
+            self._write(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         token = log_tag.set(self.log_tag)
@@ -157,6 +207,11 @@ class SipConnection(asyncio.Protocol):
 
     def _write(self, data: bytes) -> None:
         transport = self.transport
+        if transport is None and self._raw is not None:
+            # TLS is up and the peer's first message handled before start_tls
+            # returned its transport: hold the answer for a moment.
+            self._early.append(data)
+            return
         if transport is None or transport.is_closing():
             return
         transport.write(data)
@@ -178,6 +233,13 @@ class SipConnection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+        elif self._raw is not None:
+            self._raw.abort()  # still in its TLS handshake
+
+    def abort(self) -> None:
+        for transport in (self.transport, self._raw):
+            if transport is not None:
+                transport.abort()
 
     @property
     def closed(self) -> bool:

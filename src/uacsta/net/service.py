@@ -217,15 +217,15 @@ class SipService:
         if transport == "TLS" and tls is None:
             raise ListenerError(f"{name}: no TLS certificate loaded")
 
-        def factory() -> SipConnection:
-            return SipConnection(self, iface, transport, public_address)
+        context = tls if transport == "TLS" else None
 
-        server = await self._loop.create_server(
-            factory,
-            sock=bind(name, host, port),
-            ssl=tls if transport == "TLS" else None,
-            ssl_handshake_timeout=self.tls_handshake_timeout if transport == "TLS" else None,
-        )
+        def factory() -> SipConnection:
+            # The connection runs its own TLS handshake once it is counted.
+            return SipConnection(
+                self, iface, transport, public_address, context, self.tls_handshake_timeout
+            )
+
+        server = await self._loop.create_server(factory, sock=bind(name, host, port))
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
         self.listening.append(Listening(name, iface, transport, host, int(bound[1])))
@@ -245,8 +245,7 @@ class SipService:
         for server in self._servers:
             server.close()
         for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.abort()
+            conn.abort()
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
