@@ -331,3 +331,60 @@ async def test_first_start_in_a_data_folder_that_does_not_exist(tmp_path: object
         assert stat.S_IMODE((data / "uacsta.db").stat().st_mode) == 0o600
     finally:
         await server.db.close()
+
+
+# -- what holds already, kept holding ----------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
+async def test_tls_below_1_2_is_refused(server: UacstaServer) -> None:
+    """The client offers TLS 1.1 at OpenSSL's lowest security level (it does
+    connect so to a server that allows it): the server must refuse."""
+    import ssl
+
+    assert server.phones is not None
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", server.phones.port("lan", "TLS"), ssl=old), 5
+        )
+        writer.close()
+
+
+async def test_an_unknown_mac_and_a_wrong_password_look_the_same(server: UacstaServer) -> None:
+    """svwar learns nothing: the same 401 with the same reason either way."""
+    from tests.hostile.test_floods import guess
+
+    assert server.phones is not None
+    known, _ = await register_once(server, "000413000050")
+    prober = SipPhone("000413000051")
+    await prober.connect(server.phones.port("lan", "TCP"))
+    try:
+        wrong = await guess(prober, "000413000050", "not-the-password")
+        unknown = await guess(prober, "000413ABCDEF", "not-the-password")
+        assert (
+            (wrong.status, wrong.reason)
+            == (unknown.status, unknown.reason)
+            == (
+                401,
+                "Unauthorized",
+            )
+        )
+    finally:
+        await prober.close()
+        await known.close()
+
+
+@pytest.mark.admin_ui
+async def test_log_downloads_stay_in_the_log_folder(server: UacstaServer) -> None:
+    assert server.admin_ui is not None
+    admin = f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}"
+    async with httpx.AsyncClient(base_url=admin, auth=("admin", ADMIN_PASSWORD)) as http:
+        for name in ("../uacsta.db", "..%2Fuacsta.db", "%2e%2e/secret.key", "/etc/passwd"):
+            r = await http.get(f"/api/logs/{name}")
+            assert r.status_code in (400, 404), (name, r.status_code)
+            assert b"SQLite" not in r.content and b"root:" not in r.content

@@ -11,6 +11,7 @@ from uacsta.sip.digest import (
     compute_response,
     parse_auth_params,
     parse_credentials,
+    same_uri,
 )
 
 SECRET = b"k" * 32
@@ -142,3 +143,32 @@ def test_parse_auth_params_quoting() -> None:
 def test_bad_credentials(value: str) -> None:
     with pytest.raises(SipParseError):
         parse_credentials(value)
+
+
+def test_only_what_was_offered_is_accepted() -> None:
+    """MD5 offered: MD5-sess (never offered) and qop=auth-int are refused even
+    with the right password; the digest uri must be the Request-URI."""
+    server = make("MD5")
+    (ch,) = server.challenges(now=0.0)
+    ha1 = compute_ha1("u", server.realm, "p")
+
+    def answer(challenge: str, uri: str = "sip:x") -> str:
+        return answer_challenge(challenge, method="REGISTER", uri=uri, username="u", password="p")
+
+    sess = answer(ch.header_value().replace("algorithm=MD5", "algorithm=MD5-sess"))
+    assert server.verify(parse_credentials(sess), "REGISTER", ha1, now=1.0) is Verdict.NOT_ACCEPTED
+    auth_int = answer(ch.header_value().replace('qop="auth"', 'qop="auth-int"'))
+    assert "auth-int" in auth_int
+    verdict = server.verify(parse_credentials(auth_int), "REGISTER", ha1, now=1.0)
+    assert verdict is Verdict.NOT_ACCEPTED
+    good = parse_credentials(answer(ch.header_value(), "sip:x;transport=tcp"))
+    assert server.verify(good, "REGISTER", ha1, now=1.0, request_uri="sip:y") is Verdict.WRONG_URI
+    assert server.verify(good, "REGISTER", ha1, now=1.0, request_uri="sip:x") is Verdict.OK
+
+
+def test_same_uri_tolerates_only_the_transport_parameter() -> None:
+    assert same_uri("sip:uacsta.test", "sip:uacsta.test")
+    assert same_uri("sip:uacsta.test;transport=TCP", "sip:uacsta.test")
+    assert same_uri("sip:uacsta.test", "sip:uacsta.test;transport=tls")
+    assert not same_uri("sip:uacsta.test;user=phone", "sip:uacsta.test")
+    assert not same_uri("sip:other.test", "sip:uacsta.test")
