@@ -101,6 +101,13 @@ class LogManager:
         root.propagate = False
         if self.queue_handler not in root.handlers:
             root.addHandler(self.queue_handler)
+        # An unexpected error in an HTTP face is logged by uvicorn ("Exception
+        # in ASGI application", with its traceback): into the same log file.
+        web = logging.getLogger("uvicorn.error")
+        web.setLevel(logging.WARNING)
+        web.propagate = False
+        if self.queue_handler not in web.handlers:
+            web.addHandler(self.queue_handler)
         self.listener = logging.handlers.QueueListener(
             self._queue, self.file, self.console, respect_handler_level=True
         )
@@ -130,6 +137,7 @@ class LogManager:
             self.file.close()
             self.file = None
         logging.getLogger("uacsta").removeHandler(self.queue_handler)
+        logging.getLogger("uvicorn.error").removeHandler(self.queue_handler)
 
 
 def check_writable(folder: Path) -> str | None:

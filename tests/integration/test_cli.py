@@ -84,7 +84,7 @@ def test_phone_commands_on_unknown_phone(fast_cli: InProcess) -> None:
 
 
 def test_port_in_use_is_a_clear_error(cli: UacstaProcess) -> None:
-    cli.configure("pw-12345")
+    cli.configure("pw-1234567")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", cli.tcp_port))
         busy.listen()
@@ -103,7 +103,7 @@ def test_bad_database_url(cli: UacstaProcess) -> None:
 
 
 def test_unreadable_or_mismatched_certificate(cli: UacstaProcess, tmp_path: Path) -> None:
-    cli.configure("pw-12345")
+    cli.configure("pw-1234567")
     cli.cli("settings", "set", "tls.cert_file", str(tmp_path / "missing.pem"), check=False)
     result = cli.cli("settings", "set", "tls.key_file", str(tmp_path / "missing.key"), check=False)
     assert result.returncode != 0  # set one at a time: the pair rule refuses it
