@@ -59,9 +59,6 @@ class Lockout:
         del self._failures[(source, user)]
         return False
 
-    def source_locked(self, source: str, now: float) -> bool:
-        return self._source_locked(source, now)
-
     def _source_locked(self, source: str, now: float) -> bool:
         state = self._sources.get(source)
         return state is not None and now < state.locked_until

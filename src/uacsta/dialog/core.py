@@ -349,10 +349,6 @@ class UacstaDialog:
             times.append(self._segments.deadline)
         return min(times) if times else None
 
-    @property
-    def is_up(self) -> bool:
-        return self.state is State.UP
-
     def contact(self) -> str:
         return f"<sip:uacsta@{self.local};transport={self.transport.lower()}>"
 

@@ -27,7 +27,7 @@ from .directory import PhoneDirectory
 from .lifecycle import Lifecycle, Phase, Trigger
 from .registrar import Binding, BindingChange
 from .session import PhoneSession, SessionSettings
-from .vendors import VendorProfile, profile
+from .vendors import profile
 
 log = logging.getLogger("uacsta.session")
 MAX_BACKOFF = 60.0
@@ -55,10 +55,6 @@ class PhoneLine:
     @property
     def phase(self) -> Phase:
         return self.life.phase
-
-    @property
-    def profile(self) -> VendorProfile | None:
-        return self.session.profile if self.session is not None else None
 
 
 class PhoneObserver(Protocol):
