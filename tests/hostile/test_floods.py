@@ -12,25 +12,12 @@ import pytest
 from tests.conftest import PHONE_PASSWORD
 from tests.helpers.sipphone import SipPhone
 from uacsta.server import UacstaServer
-from uacsta.sip.digest import answer_challenge
 from uacsta.sip.message import Response
 
 
 async def guess(phone: SipPhone, mac: str, password: str) -> Response:
     """One REGISTER with a digest answer for ``mac`` and ``password``."""
-    await phone.send(phone.register_request(user=mac))
-    first = await phone.response()
-    if first.status != 401:
-        return first
-    auth = answer_challenge(
-        first.headers.get("WWW-Authenticate", ""),
-        method="REGISTER",
-        uri="sip:uacsta.test",
-        username=mac,
-        password=password,
-    )
-    await phone.send(phone.register_request(user=mac, auth=auth))
-    return await phone.response()
+    return await phone.register(password, user=mac)
 
 
 async def test_brute_force_by_rotating_the_mac_is_refused(server: UacstaServer) -> None:
