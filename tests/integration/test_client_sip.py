@@ -197,3 +197,47 @@ async def test_sip_client_that_stops_answering_is_let_go(lab: Lab) -> None:
     finally:
         await stuck.close()
         await good.close()
+
+
+async def test_an_idle_devices_snapshot_is_valid_xml_for_sip_clients(lab: Lab) -> None:
+    """An idle phone's SnapshotDevice answer reached the client as an empty
+    <crossRefIDorSnapshotData/> (a CHOICE with neither alternative)."""
+    client = await cti(lab.server)
+    try:
+        body = m.SnapshotDevice(snapshotObject=DeviceID("201"))
+        from uacsta.csta.codec import encode
+
+        response = await client.raw_info(encode(body, 5))
+        assert response.status == 200
+        assert b"<crossRefIDorSnapshotData><snapshotData/></crossRefIDorSnapshotData>" in (
+            response.body
+        )
+    finally:
+        await client.bye()
+
+
+async def test_a_request_right_after_monitor_start_loses_no_event(lab: Lab) -> None:
+    """MakeCall sent right after MonitorStart, before BackInService: it waits
+    for the phone to confirm the monitor, and the call's events all arrive."""
+    client = await cti(lab.server)
+    try:
+        started, made = await asyncio.gather(
+            client.request(
+                m.MonitorStart(monitorObject=m.MonitorObject(deviceObject=DeviceID("201")))
+            ),
+            client.request(
+                m.MakeCall(callingDevice=DeviceID("201"), calledDirectoryNumber=DeviceID("202"))
+            ),
+        )
+        assert isinstance(started, m.MonitorStartResponse) and isinstance(made, m.MakeCallResponse)
+        names = []
+        for _ in range(4):
+            names.append(type(await client.next_event()).__name__)
+        assert names == [
+            "BackInServiceEvent",
+            "ServiceInitiatedEvent",
+            "OriginatedEvent",
+            "DeliveredEvent",
+        ]
+    finally:
+        await client.bye()
