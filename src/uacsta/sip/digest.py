@@ -269,13 +269,19 @@ class DigestServer:
 
 def same_uri(digest_uri: str, request_uri: str) -> bool:
     """The digest uri names the Request-URI: equal, or equal but for a
-    ``;transport=`` parameter that SIPp and real phones leave out of one."""
+    ``;transport=`` parameter that SIPp and real phones leave out of one, or
+    (as SIPp writes it) the Request-URI's host and port without its user."""
 
     def plain(uri: str) -> str:
         parts = [p for p in uri.strip().split(";") if not p.lower().startswith("transport=")]
         return ";".join(parts).lower()
 
-    return digest_uri.strip() == request_uri.strip() or plain(digest_uri) == plain(request_uri)
+    given, wanted = plain(digest_uri), plain(request_uri)
+    if given == wanted:
+        return True
+    scheme, _, rest = wanted.partition(":")
+    user, at, hostport = rest.partition("@")
+    return bool(at) and given == f"{scheme}:{hostport}"
 
 
 def answer_challenge(

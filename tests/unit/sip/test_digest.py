@@ -172,3 +172,7 @@ def test_same_uri_tolerates_only_the_transport_parameter() -> None:
     assert same_uri("sip:uacsta.test", "sip:uacsta.test;transport=tls")
     assert not same_uri("sip:uacsta.test;user=phone", "sip:uacsta.test")
     assert not same_uri("sip:other.test", "sip:uacsta.test")
+    # SIPp answers an INVITE to sip:uacsta@host:port with uri sip:host:port
+    assert same_uri("sip:127.0.0.1:5080", "sip:uacsta@127.0.0.1:5080")
+    assert not same_uri("sip:127.0.0.1:5081", "sip:uacsta@127.0.0.1:5080")
+    assert not same_uri("sip:other@127.0.0.1:5080", "sip:uacsta@127.0.0.1:5080")
