@@ -280,7 +280,7 @@ def same_uri(digest_uri: str, request_uri: str) -> bool:
     if given == wanted:
         return True
     scheme, _, rest = wanted.partition(":")
-    user, at, hostport = rest.partition("@")
+    _user, at, hostport = rest.partition("@")
     return bool(at) and given == f"{scheme}:{hostport}"
 
 
