@@ -376,7 +376,9 @@ async def test_forwarding_immediate_busy_and_no_answer(trio: Trio) -> None:
     from uacsta.csta.types import ForwardingType
 
     a, b, c = trio.a, trio.b, trio.c
-    trio.switch.ring_seconds = 0.05
+    # Rings long enough that a loaded 2-core CI machine (event loop 0.4 s late)
+    # still answers "in time" below; two rings are 0.5 s.
+    trio.switch.ring_seconds = 0.25
     sb = trio.session(b)
     # immediate: B's line never rings, C does, redirected by B
     await sb.request(
@@ -434,7 +436,7 @@ async def test_forwarding_immediate_busy_and_no_answer(trio: Trio) -> None:
     ring_b = trio.last(b, DeliveredEvent)
     assert isinstance(ring_b, DeliveredEvent)
     await trio.session(b).request(AnswerCall(callToBeAnswered=ring_b.connection))
-    await asyncio.sleep(0.3)  # longer than two rings
+    await asyncio.sleep(0.7)  # longer than two rings
     assert trio.kinds(b)[-1] == ("EstablishedEvent", S.CONNECTED)
     # busy: B is in that call, so a call from C is forwarded back to... A's line
     await sb.request(
