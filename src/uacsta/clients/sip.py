@@ -23,9 +23,8 @@ from typing import Any
 from ..core.clients import ClientClosed, ClientSession, FaceKind
 from ..core.switching import SwitchingFunction
 from ..csta import model as m
-from ..csta.codec import decode, encode
+from ..csta.codec import CSTA_TYPE, decode, encode
 from ..dialog import (
-    CSTA_TYPE,
     DIALOG_ALLOW,
     DialogEvent,
     DialogTimers,
@@ -60,9 +59,6 @@ class SipClientDialog(DialogShell):
         self.client = client
         self.writer: asyncio.Task[None] | None = None
 
-    @property
-    def conn(self) -> SipConnection:
-        return self.shell_conn
 
     async def write_events(self) -> None:
         try:

@@ -45,6 +45,10 @@ NAMESPACES = {
 YEALINK_NAMESPACE = "http://www.ecmainternational.org/standards/ecma-323/csta/ed5"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 MAX_SIZE = 256 * 1024
+# How CSTA XML travels in SIP (protocol notes 1.2): the one header set for
+# INVITE and INFO bodies, phones' and clients' and the simulator's alike.
+CSTA_TYPE = "application/csta+xml"
+CSTA_HEADERS = [("Content-Type", CSTA_TYPE), ("Content-Disposition", "signal;handling=required")]
 _FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _PARSER = etree.XMLParser(
     resolve_entities=False,

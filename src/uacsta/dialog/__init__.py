@@ -2,8 +2,6 @@
 towards a client): SIP messages and the time in, events and SIP messages out."""
 
 from .core import (
-    CSTA_HEADERS,
-    CSTA_TYPE,
     DIALOG_ALLOW,
     Answered,
     CstaAnswer,
@@ -23,8 +21,6 @@ from .core import (
 )
 
 __all__ = [
-    "CSTA_HEADERS",
-    "CSTA_TYPE",
     "DIALOG_ALLOW",
     "Answered",
     "CstaAnswer",

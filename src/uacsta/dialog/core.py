@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..csta import model as m
-from ..csta.codec import DecodeError, decode, encode, sniff_edition
+from ..csta.codec import CSTA_HEADERS, CSTA_TYPE, DecodeError, decode, encode, sniff_edition
 from ..csta.errors import CSTAErrorCode
 from ..csta.types import DeviceID, SystemStatus
 from ..sip.dialog import Dialog, new_call_id, new_tag
@@ -49,8 +49,6 @@ from ..sip.transaction import new_branch
 
 log = logging.getLogger("uacsta.dialog")
 
-CSTA_TYPE = "application/csta+xml"
-CSTA_HEADERS = [("Content-Type", CSTA_TYPE), ("Content-Disposition", "signal;handling=required")]
 DIALOG_ALLOW = "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS"
 # Event INFOs a client has not answered yet; beyond this it is too slow (or
 # no longer there) and the shell ends its session.

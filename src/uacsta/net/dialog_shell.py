@@ -18,8 +18,8 @@ log = logging.getLogger("uacsta.dialog")
 class DialogShell:
     def __init__(self, core: UacstaDialog, conn: SipConnection, tag: str) -> None:
         self.core = core
-        self.shell_conn = conn
-        self.shell_tag = tag
+        self.conn = conn
+        self.tag = tag
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -32,13 +32,13 @@ class DialogShell:
         except Exception:
             # A bug, not the peer's fault: this dialog ends (and is set up anew
             # by its owner); the connection and everyone else carry on.
-            log.exception("uaCSTA dialog with %s failed on a message; ending it", self.shell_tag)
+            log.exception("uaCSTA dialog with %s failed on a message; ending it", self.tag)
             self.core.abandon("internal error")
         self.pump()
 
     def pump(self) -> None:
         """Send what the core has to send, hand on what happened, re-arm."""
-        conn = self.shell_conn
+        conn = self.conn
         for msg in self.core.messages_to_send():
             conn.send(msg)
         for event in self.core.events():
@@ -52,7 +52,7 @@ class DialogShell:
 
     def _on_deadline(self) -> None:
         self._timer = None
-        token = log_tag.set(self.shell_tag)
+        token = log_tag.set(self.tag)
         try:
             self.core.handle_deadline(self.now())
             self.pump()

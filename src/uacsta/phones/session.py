@@ -101,9 +101,6 @@ class PhoneSession(DialogShell):
     def mac(self) -> str:
         return self.binding.mac
 
-    @property
-    def conn(self) -> SipConnection:
-        return self.shell_conn
 
     @property
     def state(self) -> State:

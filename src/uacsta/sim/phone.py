@@ -22,7 +22,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..csta.codec import YEALINK_NAMESPACE, DecodeError, decode, encode
+from ..csta.codec import CSTA_HEADERS, YEALINK_NAMESPACE, DecodeError, decode, encode
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.model import (
     CstaMessage,
@@ -77,10 +77,6 @@ from ..sip.transaction import new_branch
 from .switch import Leg, SimSwitch
 
 log = logging.getLogger("uacsta.sim")
-CSTA_HEADERS = [
-    ("Content-Type", "application/csta+xml"),
-    ("Content-Disposition", "signal;handling=required"),
-]
 
 USER_AGENTS = {
     "snom": "snomD785/10.1.54.13",
