@@ -190,7 +190,7 @@ def phones_list(ctx: click.Context, as_json: bool) -> None:
 
 
 def _mac_arg(mac: str) -> str:
-    from .phones.identity import normalise_user
+    from .vendors import normalise_user
 
     user = normalise_user(mac.replace(":", "").replace("-", ""))
     if user is None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .phones.identity import normalise_user
+from .vendors import normalise_user
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 

@@ -15,10 +15,10 @@ from uacsta.csta import model as m
 from uacsta.csta.errors import CSTAErrorCode
 from uacsta.csta.types import ConnectionID, DeviceID, ForwardingType, LocalConnectionState
 from uacsta.phones.session import PhoneSession
-from uacsta.phones.vendors import VENDORS, Support
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 from uacsta.sim.switch import SimSwitch
+from uacsta.vendors import VENDORS, Support
 
 MACS = {
     "snom": "000413000001",

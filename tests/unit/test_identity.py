@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from uacsta.phones.identity import normalise_user, parse_user_agent
+from uacsta.vendors import normalise_user, parse_user_agent
 
 
 @pytest.mark.parametrize(

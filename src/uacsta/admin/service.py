@@ -21,12 +21,10 @@ from pydantic import BaseModel, ValidationError
 from ..logs import LOG_NAME, check_writable
 from ..net import tls
 from ..net.service import ListenerError, bind
-from ..phones.identity import normalise_user
 from ..provisioning.discovery import expand_targets
 from ..provisioning.jobs import Job
 from ..provisioning.network import local_interfaces
 from ..provisioning.service import Provisioner, Target, is_secret, vendor_password_key
-from ..provisioning.webui import DIALECTS
 from ..settings import (
     SECTIONS,
     ConnectionSettings,
@@ -38,6 +36,7 @@ from ..settings import (
 )
 from ..store import repo
 from ..store.repo import SettingsError
+from ..vendors import DIALECTS, normalise_user
 
 if TYPE_CHECKING:  # the server imports this module
     from ..server import UacstaServer

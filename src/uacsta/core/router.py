@@ -15,7 +15,7 @@ from typing import Any
 
 from ..csta import model as m
 from ..csta.types import ConnectionID, DeviceID
-from ..phones.vendors import Support, VendorProfile
+from ..vendors import Support, VendorProfile
 
 SUBJECT: dict[type[m.CstaMessage], str] = {
     m.MakeCall: "callingDevice",

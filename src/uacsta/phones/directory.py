@@ -13,7 +13,7 @@ from datetime import datetime
 from ..store import repo
 from ..store.db import Database
 from ..store.models import Phone
-from .identity import Device
+from ..vendors import Device
 
 log = logging.getLogger("uacsta.phones")
 

@@ -14,7 +14,7 @@ from ..sip.errors import SipParseError
 from ..sip.message import Request, Response, build_response
 from ..sip.uas import UasPolicy, precheck_request
 from ..sip.uri import SipUri
-from .identity import normalise_user
+from ..vendors import normalise_user
 from .registrar import SERVER_HEADER, Registrar
 from .sessions import SessionManager
 

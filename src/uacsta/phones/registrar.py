@@ -16,8 +16,8 @@ from ..sip.errors import SipParseError
 from ..sip.grammar import is_digits
 from ..sip.message import Request, Response, build_response
 from ..sip.uri import SipUri
+from ..vendors import normalise_user, parse_user_agent
 from .directory import PhoneDirectory
-from .identity import normalise_user, parse_user_agent
 
 log = logging.getLogger("uacsta.registrar")
 SERVER_HEADER = ("Server", "uacsta")

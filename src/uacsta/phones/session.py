@@ -35,8 +35,8 @@ from ..dialog import (
 from ..net.connection import SipConnection
 from ..net.dialog_shell import DialogShell
 from ..sip.dialog import Dialog
+from ..vendors import VendorProfile
 from .registrar import Binding
-from .vendors import VendorProfile
 
 log = logging.getLogger("uacsta.session")
 

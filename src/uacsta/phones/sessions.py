@@ -23,11 +23,11 @@ from ..csta.types import DeviceID, SystemStatus
 from ..dialog import IdentitiesLearned, State
 from ..sip.message import Request, Response
 from ..sip.transaction import TIMEOUT
+from ..vendors import profile
 from .directory import PhoneDirectory
 from .lifecycle import Lifecycle, Phase, Trigger
 from .registrar import Binding, BindingChange
 from .session import PhoneSession, SessionSettings
-from .vendors import profile
 
 log = logging.getLogger("uacsta.session")
 MAX_BACKOFF = 60.0

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .accounts import MITEL_PATH, mitel_startup_cfg
+from ..vendors.accounts import MITEL_PATH
+from ..vendors.mitel import mitel_startup_cfg
 
 log = logging.getLogger("uacsta.provisioning")
 

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import secrets
 from dataclasses import dataclass, replace
 
-from ..phones.identity import OUI_VENDORS, normalise_user, parse_user_agent
+from ..sip.datagram import udp_request
 from ..sip.errors import SipParseError
-from ..sip.headers import Headers
-from ..sip.message import Request, Response, parse_message
-from ..sip.transaction import new_branch
+from ..sip.message import Response, parse_message
+from ..vendors import OUI_VENDORS, normalise_user, parse_user_agent
 
-SIP_MCAST = "224.0.1.75"  # sip.mcast.net (RFC 3261 10.1, and phones' PnP)
-SIP_PORT = 5060
 MAX_TARGETS = 4096  # a /20: more is a typo, not a phone network
 
 
@@ -39,28 +35,6 @@ class Sighting:
         sources = [s for s in (self.source, other.source) if s]
         updates["source"] = ", ".join(dict.fromkeys(", ".join(sources).split(", ")))
         return replace(self, **updates)
-
-
-def udp_request(
-    method: str,
-    uri: str,
-    sent_by: str,
-    from_uri: str,
-    to_uri: str,
-    extra: list[tuple[str, str]],
-) -> bytes:
-    """An out-of-dialog request over UDP (discovery's OPTIONS, a phone's PnP SUBSCRIBE)."""
-    host = sent_by.rsplit(":", 1)[0]
-    h = Headers()
-    h.add("Via", f"SIP/2.0/UDP {sent_by};branch={new_branch()};rport")
-    h.add("Max-Forwards", "70")
-    h.add("From", f"<{from_uri}>;tag={secrets.token_hex(6)}")
-    h.add("To", f"<{to_uri}>")
-    h.add("Call-ID", f"{secrets.token_hex(10)}@{host}")
-    h.add("CSeq", f"1 {method}")
-    for name, value in extra:
-        h.set(name, value)
-    return Request(headers=h, method=method, uri=uri).to_bytes()
 
 
 def options_request(local_ip: str, local_port: int, target: str) -> bytes:

@@ -7,13 +7,14 @@ import asyncio
 import ipaddress
 import logging
 import socket
-import struct
 import sys
 from dataclasses import dataclass
 
 import psutil
 
-from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
+from ..net.multicast import join_sip_mcast
+from ..sip.datagram import SIP_PORT
+from .discovery import Sighting, options_request, read_datagram
 
 log = logging.getLogger("uacsta.provisioning")
 IP_MULTICAST_ALL = 49  # Linux <linux/in.h>; not in Python's socket module
@@ -57,12 +58,6 @@ class Datagrams(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.debug("discovery socket: %s", exc)
-
-
-def join_sip_mcast(sock: socket.socket, on_ip: str) -> None:
-    """Join sip.mcast.net on the interface that has ``on_ip`` (0.0.0.0: the default one)."""
-    mreq = struct.pack("4s4s", socket.inet_aton(SIP_MCAST), socket.inet_aton(on_ip))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
 
 
 def probe_socket(local_ip: str | None) -> socket.socket:

@@ -21,15 +21,18 @@ from typing import TypeVar, cast
 
 import httpx
 
+from .. import vendors
 from ..logs import log_tag
 from ..secrets_box import SecretBox
 from ..settings import PhoneConnection, ProvisioningOptions
+from ..sip.datagram import SIP_MCAST, SIP_PORT
 from ..store import repo
 from ..store.db import Database
-from . import accounts
-from .accounts import Account, ProvisioningError
+from ..vendors import DIALECTS
+from ..vendors.accounts import Account, ProvisioningError, undo
+from ..vendors.web import Dialect, Identity, LoginRefused, WebError
 from .config_server import CA_PATH, config_folder
-from .discovery import SIP_MCAST, SIP_PORT, Sighting, options_request, read_datagram
+from .discovery import Sighting, options_request, read_datagram
 from .network import (
     Datagrams,
     local_interfaces,
@@ -38,7 +41,6 @@ from .network import (
     route_to,
     sip_probe,
 )
-from .webui import DIALECTS, Dialect, Identity, LoginRefused, WebError
 
 log = logging.getLogger("uacsta.provisioning")
 WEB_TIMEOUT = 5.0
@@ -451,9 +453,9 @@ class Provisioner:
         async with contextlib.aclosing(http):
             mac = who.mac or target.mac
             account = await self._account(target, mac, opts)
-            keys = accounts.poly_keys() if dialect.vendor == "poly" else []
+            keys = vendors.profile(dialect.vendor).account_keys()
             current = await dialect.read(http, keys)
-            plan = accounts.plan(dialect.vendor, current, account)
+            plan = vendors.plan(dialect.vendor, current, account)
             previous = {k: current.get(k) for k in plan.writes}
             log.debug("writing %s to %s", ", ".join(sorted(plan.writes)), plan.slot)
             await dialect.write(http, plan.writes)
@@ -468,7 +470,7 @@ class Provisioner:
             )
             users = [
                 r.user
-                for r in accounts.registrations(dialect.vendor, {**current, **plan.writes}, mac)
+                for r in vendors.registrations(dialect.vendor, {**current, **plan.writes}, mac)
             ]
             await repo.put_in_operation(self.db, users or [mac], dialect.vendor, target.ip)
             if self.on_phones_provided is not None:
@@ -483,20 +485,20 @@ class Provisioner:
         dialect, http, who = await self._open(target, logins, seen)
         async with contextlib.aclosing(http):
             mac = who.mac or target.mac
-            keys = accounts.poly_keys() if dialect.vendor == "poly" else []
+            keys = vendors.profile(dialect.vendor).account_keys()
             record = await repo.get_provisioned(self.db, mac)
             if record is not None:
                 written, previous = self._opened(record.written), self._opened(record.previous)
                 keys = sorted(set(keys) | set(written))
                 current = await dialect.read(http, keys)
-                writes, changed = accounts.undo(written, previous, current)
+                writes, changed = undo(written, previous, current)
                 slot = record.slot
             else:
                 # Provided by another server or by hand: find our account by its user name.
                 current = await dialect.read(http, keys)
                 account = await self._account(target, mac, opts)
-                plan = accounts.plan(dialect.vendor, current, account)
-                ours = accounts.registrations(dialect.vendor, current, mac)
+                plan = vendors.plan(dialect.vendor, current, account)
+                ours = vendors.registrations(dialect.vendor, current, mac)
                 if not ours and dialect.vendor != "mitel":  # Mitel's are in its files
                     raise ProvisioningError("no uaCSTA account found on the phone")
                 writes, changed, slot = {k: "" for k in plan.writes}, [], plan.slot

@@ -29,13 +29,13 @@ from typing import Any
 import httpx
 
 from ..net.http import HttpService
-from ..provisioning import accounts
-from ..provisioning.discovery import SIP_MCAST, SIP_PORT, udp_request
-from ..provisioning.network import join_sip_mcast
+from ..net.multicast import join_sip_mcast
+from ..sip.datagram import SIP_MCAST, SIP_PORT, udp_request
 from ..sip.errors import SipParseError
 from ..sip.message import Request, build_response, parse_message
 from .phone import USER_AGENTS, SimPhone, SimPhoneConfig
 from .switch import SimSwitch
+from .vendors import accounts, parse_aastra_cfg
 from .webui import APPS
 
 log = logging.getLogger("uacsta.sim")
@@ -210,9 +210,9 @@ class SimDevice:
             await self._load_trusted_certificates()
         if self.vendor == "mitel":
             await self._load_mitel_config()
-            registrations = accounts.registrations("mitel", self.loaded_config, self.mac)
+            registrations = accounts("mitel", self.loaded_config, self.mac)
         else:
-            registrations = accounts.registrations(self.vendor, self.settings, self.mac)
+            registrations = accounts(self.vendor, self.settings, self.mac)
         for i, reg in enumerate(registrations):
             number = self._number(i)
             phone = SimPhone(
@@ -223,7 +223,7 @@ class SimDevice:
                     password=reg.password,
                     server_host=reg.server,
                     server_port=reg.port,
-                    tls=self._tls() if reg.transport == "TLS" else None,
+                    tls=self._tls() if reg.tls else None,
                     expires=reg.expiry,
                     local_address=self.spec.ip,
                 )
@@ -283,7 +283,7 @@ class SimDevice:
         for name in ("startup.cfg", f"{self.mac}.cfg"):
             text = await self._fetch(url + name)
             if text is not None:
-                self.loaded_config.update(accounts.parse_mitel_cfg(text))
+                self.loaded_config.update(parse_aastra_cfg(text))
 
     async def _load_trusted_certificates(self) -> None:
         """Yealink: ``trusted_certificates.url``, trusted when ``security.trust_certificates``."""

@@ -3,7 +3,7 @@
 It registers with digest (user name = MAC), refreshes its registration, sends
 RFC 5626 keep-alives, accepts the server's uaCSTA INVITE over its own
 connection, answers CSTA requests in the 200 OK of each INFO according to its
-vendor's table (``uacsta.phones.vendors``), and sends its identities
+vendor's table (the simulator's own, ``uacsta.sim.vendors``), and sends its identities
 (SwitchingFunctionDevices) after GetSwitchingFunctionDevices, as real phones do.
 Calls are the simulated switch's (``switch.py``); the phone also acts by hand
 (dial, answer, hang up, DND and forwarding keys) as a person would.
@@ -65,7 +65,6 @@ from ..csta.model import (
     SystemRegisterResponse,
 )
 from ..csta.types import DeviceCategory, DeviceID, EventDevice, ForwardingType, SystemStatus
-from ..phones.vendors import VendorProfile, profile
 from ..sip.dialog import Dialog, new_tag
 from ..sip.digest import DigestServer, Verdict, answer_challenge, compute_ha1, parse_credentials
 from ..sip.errors import SipParseError
@@ -75,6 +74,7 @@ from ..sip.headers import Headers
 from ..sip.message import Request, Response, build_response
 from ..sip.transaction import new_branch
 from .switch import Leg, SimSwitch
+from .vendors import refuses
 
 log = logging.getLogger("uacsta.sim")
 
@@ -176,10 +176,6 @@ class SimPhone:
     byes: int = 0  # the server ended the dialog
     granted: int | None = None  # the expiry the server granted last
     _background: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def profile(self) -> VendorProfile:
-        return profile(self.config.vendor)
 
     @property
     def mac(self) -> str:
@@ -453,7 +449,7 @@ class SimPhone:
         if isinstance(msg, DecodeError | CSTAErrorCode):
             return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
         name = msg.root()
-        if name in self.profile.features and not self.profile.supports(name):
+        if refuses(self.config.vendor, name):
             return CSTAErrorCode.operation("serviceNotSupported")
         if name in self.config.refuse:
             return CSTAErrorCode.operation("serviceNotSupported")

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..provisioning.webui import MITEL_FORM
 from ..sip.digest import DigestServer, Verdict, compute_ha1, parse_credentials
+from .vendors import MITEL_CONFIGURATION_SERVER_FORM as MITEL_FORM
 
 if TYPE_CHECKING:
     from .device import SimDevice

@@ -12,7 +12,7 @@ from uacsta.core.devices import DeviceDirectory, DeviceRights
 from uacsta.core.router import Route, respell, route, subject
 from uacsta.csta import model as m
 from uacsta.csta.types import ConnectionID, DeviceID
-from uacsta.phones.vendors import profile
+from uacsta.vendors import profile
 
 
 def test_directory_finds_a_device_by_every_spelling() -> None:

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uacsta.provisioning import accounts
-from uacsta.provisioning.accounts import Account, ProvisioningError
+from uacsta import vendors as accounts
+from uacsta.vendors import gigaset, mitel
+from uacsta.vendors.accounts import Account, ProvisioningError, undo
 
 MACS = {
     "snom": "000413AABBCC",
@@ -37,7 +38,7 @@ def test_written_account_reads_back(vendor: str) -> None:
     settings.update(plan.writes)
     regs = accounts.registrations(vendor, settings, MACS[vendor])
     expected_users = (
-        [accounts.gigaset_handset_id(MACS["gigaset"], h) for h in (1, 2)]
+        [gigaset.gigaset_handset_id(MACS["gigaset"], h) for h in (1, 2)]
         if vendor == "gigaset"
         else [MACS[vendor]]
     )
@@ -113,14 +114,14 @@ def test_tls_gives_poly_our_ca() -> None:
 
 
 def test_mitel_startup_cfg_round_trip() -> None:
-    text = accounts.mitel_startup_cfg("uacsta.example", 5060, "pw")
+    text = mitel.mitel_startup_cfg("uacsta.example", 5060, "pw")
     assert text.splitlines() == [
         "csta: 1",
         "csta proxy: uacsta.example",
         "csta port: 5060",
         "csta password: pw",
     ]
-    regs = accounts.registrations("mitel", accounts.parse_mitel_cfg(text), "00085DAABBCC")
+    regs = accounts.registrations("mitel", mitel.parse_mitel_cfg(text), "00085DAABBCC")
     assert [(r.user, r.server, r.port) for r in regs] == [("00085DAABBCC", "uacsta.example", 5060)]
 
 
@@ -132,13 +133,13 @@ def test_undo_restores_what_was_there(previous: dict[str, str | None]) -> None:
     written = {"a": "ours", "b": "ours", "c": "ours"}
     previous = {k: previous.get(k) for k in written}
     current = dict(written)
-    writes, changed = accounts.undo(written, previous, current)
+    writes, changed = undo(written, previous, current)
     assert changed == []
     assert writes == {k: previous[k] or "" for k in written}
 
 
 def test_undo_leaves_what_the_admin_changed_since() -> None:
-    writes, changed = accounts.undo(
+    writes, changed = undo(
         {"a": "ours", "b": "ours"}, {"a": "x", "b": None}, {"a": "theirs", "b": "ours"}
     )
     assert writes == {"b": ""} and changed == ["a"]
