@@ -96,8 +96,8 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
 
 def client_tls(server: UacstaServer) -> ssl.SSLContext:
     """A TLS client that trusts the server's generated CA and checks the name."""
-    assert server.cert_paths is not None and server.cert_paths.ca is not None
-    ctx = ssl.create_default_context(cafile=str(server.cert_paths.ca))
+    assert server.certificates.paths is not None and server.certificates.paths.ca is not None
+    ctx = ssl.create_default_context(cafile=str(server.certificates.paths.ca))
     return ctx
 
 

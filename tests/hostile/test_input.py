@@ -311,7 +311,7 @@ async def test_digest_algorithms_follow_the_setting_and_nothing_else_is_accepted
 
 async def test_data_folder_and_secrets_are_private(server: UacstaServer) -> None:
     """Probe 12: uacsta.db was 0644 and holds client HA1 values."""
-    data = server.data_dir
+    data = server.config.data_dir
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for name in ("uacsta.db", "secret.key"):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name

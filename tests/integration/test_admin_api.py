@@ -90,10 +90,10 @@ async def test_a_certificate_that_does_not_match_its_key(
     from uacsta.net import tls
 
     other = tls.generate(Path(str(tmp_path)) / "other", "elsewhere")
-    assert server.cert_paths is not None
+    assert server.certificates.paths is not None
     r = await api.patch(
         "/api/settings/tls",
-        json={"cert_file": str(server.cert_paths.cert), "key_file": str(other.key)},
+        json={"cert_file": str(server.certificates.paths.cert), "key_file": str(other.key)},
     )
     assert r.status_code == 422 and "match" in r.json()["detail"]
     assert (await stored(api, "tls"))["cert_file"] == ""

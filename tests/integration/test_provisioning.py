@@ -247,8 +247,8 @@ async def test_tls_with_our_ca(server: UacstaServer) -> None:
         ylink = sims.devices[2]
         assert ylink.settings["trusted_certificates.url"].endswith("/ca.pem")
         await eventually(lambda: len(ylink.phones) == 1, timeout=5)
-        assert server.cert_paths is not None and server.cert_paths.ca is not None
-        assert ylink.trusted_ca == server.cert_paths.ca.read_text()
+        assert server.certificates.paths is not None and server.certificates.paths.ca is not None
+        assert ylink.trusted_ca == server.certificates.paths.ca.read_text()
         tls = ylink.phones[0].config.tls
         assert tls is not None and tls.verify_mode == ssl.CERT_REQUIRED
         await eventually(

@@ -59,6 +59,9 @@ class AdminAuth:
         except (VerificationError, InvalidHashError):
             return False
 
+    async def has_no_admin(self) -> bool:
+        return await repo.count_admins(self.db) == 0
+
     async def set_password(self, name: str, password: str) -> bool:
         return await repo.set_admin(self.db, name, self.hash(password))
 

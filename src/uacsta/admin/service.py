@@ -11,20 +11,24 @@ import dataclasses
 import ipaddress
 import json
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 
-from ..logs import LOG_NAME, check_writable
+from ..logs import LOG_NAME, LogManager, check_writable
 from ..net import tls
-from ..net.service import ListenerError, bind
+from ..net.service import ListenerError, Listening, bind
+from ..phones.changes import TelephoneListChanges
+from ..phones.directory import PhoneDirectory
 from ..provisioning.discovery import expand_targets
-from ..provisioning.jobs import Job
+from ..provisioning.jobs import Job, Jobs
 from ..provisioning.network import local_interfaces
 from ..provisioning.service import Provisioner, Target, is_secret, vendor_password_key
+from ..secrets_box import SecretBox
 from ..settings import (
     SECTIONS,
     ConnectionSettings,
@@ -35,11 +39,9 @@ from ..settings import (
     phone_password_problem,
 )
 from ..store import repo
+from ..store.db import Database
 from ..store.repo import SettingsError
 from ..vendors import DIALECTS, normalise_user
-
-if TYPE_CHECKING:  # the server imports this module
-    from ..server import UacstaServer
 
 log = logging.getLogger("uacsta.admin")
 
@@ -66,10 +68,53 @@ def _masked(key: str, value: str) -> str:
     return "(set)" if is_secret(key) and value else value
 
 
+class ServiceControl(Protocol):
+    """A service the administrator starts and stops (the phone service, the
+    client service)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def listening(self) -> list[Listening]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class AdminParts:
+    """What the administrator's actions reach, and no more.  The running
+    server fills in all of it; the CLI (no server running) the store, the
+    telephone list and the certificates, with no services to control: the
+    running server picks the stored changes up at its next housekeeping round."""
+
+    db: Database
+    box: SecretBox
+    realm: str
+    logs: LogManager
+    certificates: tls.Certificates
+    directory: PhoneDirectory
+    provisioner: Provisioner | None = None
+    jobs: Jobs = field(default_factory=Jobs)
+    services: Mapping[str, ServiceControl] = field(default_factory=dict)
+    changes: TelephoneListChanges = field(default_factory=TelephoneListChanges)
+    # after a stored change: the live settings reloaded, the telephone list followed
+    settings_changed: Callable[[], Awaitable[None]] = _nothing
+    telephones_changed: Callable[[], Awaitable[None]] = _nothing
+    status: Callable[[], dict[str, Any]] = dict
+    started_at: datetime | None = None
+
+
 class AdminService:
-    def __init__(self, server: UacstaServer) -> None:
-        self.server = server
-        self.db = server.db
+    def __init__(self, parts: AdminParts) -> None:
+        self.parts = parts
+        self.db = parts.db
 
     # -- settings --------------------------------------------------------------------
 
@@ -89,7 +134,7 @@ class AdminService:
         if isinstance(candidate, ConnectionSettings):
             self._check_ports_free(section, candidate)
         if isinstance(candidate, Diagnostics):
-            problem = check_writable(self.server.logs.folder_for(candidate))
+            problem = check_writable(self.parts.logs.folder_for(candidate))
             if problem:
                 raise AdminError(problem)
         if isinstance(candidate, TlsSettings) and candidate.cert_file:
@@ -105,7 +150,7 @@ class AdminService:
         except SettingsError as exc:
             raise AdminError(str(exc)) from None
         log.info("settings %s changed by the administrator", section)
-        await self.server.reload_settings()
+        await self.parts.settings_changed()
         return saved
 
     def _check_ports_free(self, section: str, settings: ConnectionSettings) -> None:
@@ -113,7 +158,7 @@ class AdminService:
         would not start with it."""
         held = {
             (item.host, item.port)
-            for service in self.server.services()
+            for service in self.parts.services.values()
             for item in service.listening
         }
         for name, iface in (("LAN", settings.lan), ("WAN", settings.wan)):
@@ -131,9 +176,8 @@ class AdminService:
         problem = phone_password_problem(password)
         if problem:
             raise AdminError(problem)
-        assert self.server.box is not None
-        await repo.set_secret(self.db, self.server.box, repo.PHONE_PASSWORD, password)
-        await self.server.reload_settings()
+        await repo.set_secret(self.db, self.parts.box, repo.PHONE_PASSWORD, password)
+        await self.parts.settings_changed()
 
     # -- provisioning (Manage telephones) ------------------------------------------------
 
@@ -141,8 +185,7 @@ class AdminService:
         """The phones' web interface password, kept encrypted: provisioning logs in with it."""
         if len(password) > 256:
             raise AdminError("the web password is too long")
-        assert self.server.box is not None
-        await repo.set_secret(self.db, self.server.box, repo.PHONE_WEB_PASSWORD, password)
+        await repo.set_secret(self.db, self.parts.box, repo.PHONE_WEB_PASSWORD, password)
 
     async def set_vendor_login(self, vendor: str, user: str, password: str) -> None:
         """A vendor's own web login; an empty user removes it (the common one applies)."""
@@ -150,13 +193,12 @@ class AdminService:
             raise AdminError(f"no vendor {vendor!r}; known: {', '.join(sorted(DIALECTS))}", 404)
         if len(user) > 64 or len(password) > 256:
             raise AdminError("the web user or password is too long")
-        assert self.server.box is not None
         current = await self.settings("provisioning")
         opts = cast(ProvisioningOptions, current)
         users: dict[str, str] = {str(k): v for k, v in opts.vendor_web_users.items()}
         if user:
             users[vendor] = user
-            await repo.set_secret(self.db, self.server.box, vendor_password_key(vendor), password)
+            await repo.set_secret(self.db, self.parts.box, vendor_password_key(vendor), password)
         else:
             users.pop(vendor, None)
         # the whole map, not merged into the stored one: removing must remove
@@ -169,9 +211,9 @@ class AdminService:
         return [dataclasses.asdict(i) for i in local_interfaces()]
 
     def _provisioner(self) -> Provisioner:
-        if self.server.provisioner is None:
-            raise AdminError("the server is not started", 503)
-        return self.server.provisioner
+        if self.parts.provisioner is None:
+            raise AdminError("provisioning runs in the server only", 503)
+        return self.parts.provisioner
 
     def find(self, interface: str, addresses: str, duration: float) -> Job:
         prov = self._provisioner()
@@ -187,7 +229,7 @@ class AdminService:
         except ValueError as exc:
             raise AdminError(str(exc)) from None
         log.info("telephone search from %s, %d addresses", interface or "-", len(targets))
-        return self.server.provisioning_jobs.start(
+        return self.parts.jobs.start(
             "find", 0, lambda report: prov.find(interface or None, targets, duration, report)
         )
 
@@ -202,12 +244,10 @@ class AdminService:
                 raise AdminError(f"{t.ip!r} is not an IP address") from None
         work = prov.push if action == "push" else prov.delete
         log.info("provisioning %s for %d telephones", action, len(targets))
-        return self.server.provisioning_jobs.start(
-            action, len(targets), lambda report: work(targets, report)
-        )
+        return self.parts.jobs.start(action, len(targets), lambda report: work(targets, report))
 
     def job(self, job_id: str) -> Job:
-        job = self.server.provisioning_jobs.get(job_id)
+        job = self.parts.jobs.get(job_id)
         if job is None:
             raise AdminError(
                 f"no provisioning run {job_id!r} (finished runs are kept a while)", 404
@@ -234,7 +274,7 @@ class AdminService:
 
     def phones(self) -> list[dict[str, Any]]:
         out = []
-        for phone in self.server.directory.all():
+        for phone in self.parts.directory.all():
             out.append(
                 {
                     "mac": phone.mac,
@@ -253,11 +293,11 @@ class AdminService:
 
     async def set_enabled(self, mac: str, enabled: bool) -> None:
         user = normalise_user(mac)
-        if user is None or self.server.directory.get(user) is None:
+        if user is None or self.parts.directory.get(user) is None:
             raise AdminError(f"no telephone {mac!r}", 404)
-        await self.server.directory.flush()
+        await self.parts.directory.flush()
         await repo.set_enabled(self.db, user, enabled)
-        await self.server.apply_telephone_list()
+        await self.parts.telephones_changed()
         log.info(
             "telephone %s %s by the administrator",
             user,
@@ -267,11 +307,11 @@ class AdminService:
 
     async def remove_phone(self, mac: str) -> None:
         user = normalise_user(mac)
-        if user is None or self.server.directory.get(user) is None:
+        if user is None or self.parts.directory.get(user) is None:
             raise AdminError(f"no telephone {mac!r}", 404)
-        await self.server.directory.flush()
+        await self.parts.directory.flush()
         await repo.remove_phone(self.db, user)
-        await self.server.apply_telephone_list()
+        await self.parts.telephones_changed()
         log.info("telephone %s removed by the administrator", user, extra={"tag": user})
 
     # -- client logins ------------------------------------------------------------------
@@ -291,25 +331,23 @@ class AdminService:
             raise AdminError(problem)
         try:
             if password:
-                await repo.set_client_login(
-                    self.db, name, password, self.server.config.realm, allowed
-                )
+                await repo.set_client_login(self.db, name, password, self.parts.realm, allowed)
             else:
                 assert existing is not None
                 await repo.set_client_allowed(self.db, name, allowed or [])
         except SettingsError as exc:
             raise AdminError(str(exc)) from None
-        await self.server.reload_settings()
+        await self.parts.settings_changed()
 
     async def remove_client(self, name: str) -> None:
         if not await repo.remove_client_login(self.db, name):
             raise AdminError(f"no client login {name!r}", 404)
-        await self.server.reload_settings()
+        await self.parts.settings_changed()
 
     # -- certificate -----------------------------------------------------------------------
 
     def certificate(self) -> dict[str, Any]:
-        paths = self.server.cert_paths
+        paths = self.parts.certificates.paths
         if paths is None:
             return {}
         out: dict[str, Any] = {"certificate": _info(paths.cert), "generated": paths.ca is not None}
@@ -318,12 +356,12 @@ class AdminService:
         return out
 
     async def regenerate_certificate(self) -> None:
-        paths = tls.generate(self.server.data_dir / "certs", self.server.config.host_name)
+        paths = self.parts.certificates.regenerate()
         await self.update("tls", {"cert_file": "", "key_file": ""})
         log.info("new local CA and certificate generated: %s", paths.cert)
 
     async def upload_certificate(self, cert_pem: bytes, key_pem: bytes) -> None:
-        folder = self.server.data_dir / "certs" / "uploaded"
+        folder = self.parts.certificates.folder / "uploaded"
         folder.mkdir(parents=True, exist_ok=True)
         cert, key = folder / "server.pem", folder / "server.key"
         trial_cert, trial_key = folder / "trial.pem", folder / "trial.key"
@@ -342,17 +380,31 @@ class AdminService:
 
     # -- services ---------------------------------------------------------------------------
 
+    def status(self) -> dict[str, Any]:
+        return self.parts.status()
+
+    def telephones_version(self) -> int:
+        return self.parts.changes.version
+
+    async def telephones_after(self, seen: int) -> int:
+        """Wait until the telephone list differs from version ``seen``."""
+        return await self.parts.changes.after(seen)
+
+    async def web_password_set(self) -> bool:
+        return bool(await repo.get_secret(self.db, self.parts.box, repo.PHONE_WEB_PASSWORD))
+
+    def ca_pem(self) -> str:
+        return self.parts.certificates.ca_pem()
+
     async def service(self, which: str, action: str) -> None:
-        if which not in ("phone", "client") or action not in ("start", "stop", "restart"):
+        control = self.parts.services.get(which)
+        if control is None or action not in ("start", "stop", "restart"):
             raise AdminError(f"no such service action: {which} {action}", 404)
-        server = self.server
-        start = server.start_phone_service if which == "phone" else server.start_client_service
-        stop = server.stop_phone_service if which == "phone" else server.stop_client_service
         if action in ("stop", "restart"):
-            await stop()
+            await control.stop()
         if action in ("start", "restart"):
             try:
-                await start()
+                await control.start()
             except (ListenerError, tls.CertificateError, SettingsError) as exc:
                 raise AdminError(str(exc), 409) from None
         log.info("%s service: %s by the administrator", which, action)
@@ -360,29 +412,29 @@ class AdminService:
     # -- logs -------------------------------------------------------------------------------------
 
     def log_files(self) -> list[dict[str, Any]]:
-        folder = self.server.logs.folder
+        folder = self.parts.logs.folder
         files = sorted(folder.glob(LOG_NAME + "*"), key=lambda p: p.stat().st_mtime, reverse=True)
         return [{"name": p.name, "size": p.stat().st_size} for p in files]
 
     def log_path(self, name: str) -> Path:
         if "/" in name or not name.startswith(LOG_NAME):
             raise AdminError(f"no log file {name!r}", 404)
-        path = self.server.logs.folder / name
+        path = self.parts.logs.folder / name
         if not path.is_file():
             raise AdminError(f"no log file {name!r}", 404)
         return path
 
     def log_since_start(self, limit: int = 500) -> list[dict[str, Any]]:
         """The current log's records since the server started (newest last)."""
-        started = self.server.started_at
+        started = self.parts.started_at
         since = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if started else ""
-        records = _read_records(self.server.logs.folder / LOG_NAME)
+        records = _read_records(self.parts.logs.folder / LOG_NAME)
         return [r for r in records if r.get("ts", "") >= since][-limit:]
 
     async def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
         """New log records as they are written, only those of these MACs (all
         when empty)."""
-        path = self.server.logs.folder / LOG_NAME
+        path = self.parts.logs.folder / LOG_NAME
         position = path.stat().st_size if path.exists() else 0
         while True:
             await asyncio.sleep(0.3)

@@ -36,8 +36,7 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..core.clients import ClientClosed, ClientSession, FaceKind, ResumeError
 from ..core.devices import Device
-from ..core.monitors import PointState
-from ..core.switching import Answer, SwitchingFunction
+from ..core.switching import Answer, DeviceState, SwitchingFunction
 from ..csta import model as m
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.jsonform import JsonFormError, from_json, load_bounded, to_json
@@ -138,21 +137,19 @@ def create_app(
             )
         return JSONResponse(to_json(result))
 
-    def info(device: Device) -> DeviceInfo:
-        session = sf.sessions.session(device.mac)
-        point = sf.monitors.points.get(device.key)
+    def info(state: DeviceState) -> DeviceInfo:
         return DeviceInfo(
-            device=device.id.value,
-            number=device.number,
-            mac=device.mac,
-            vendor=session.profile.name if session is not None else "",
-            online=sf.sessions.controllable(device.mac),
-            monitored=point is not None and point.state is PointState.ACTIVE,
+            device=state.device.id.value,
+            number=state.device.number,
+            mac=state.device.mac,
+            vendor=state.vendor,
+            online=state.online,
+            monitored=state.monitored,
         )
 
     def find(client: ClientSession, spelling: str) -> Device:
-        device = sf.devices.find(spelling)
-        if device is None or not client.rights.allows(device):
+        device = sf.find_device(spelling, client)
+        if device is None:
             raise HTTPException(404, f"no device {spelling!r}")
         return device
 
@@ -165,11 +162,11 @@ def create_app(
     @app.get("/api/v1/devices", response_model=list[DeviceInfo], tags=["devices"])
     async def devices(client: Client) -> list[DeviceInfo]:
         """Every device the login may use, with whether it is controllable now."""
-        return [info(d) for d in sf.devices.all() if client.rights.allows(d)]
+        return [info(s) for s in sf.device_states(client)]
 
     @app.get("/api/v1/devices/{device}", response_model=DeviceInfo, tags=["devices"])
     async def device_info(device: str, client: Client) -> DeviceInfo:
-        return info(find(client, device))
+        return info(sf.device_state(find(client, device)))
 
     @app.get("/api/v1/devices/{device}/snapshot", tags=["devices"])
     async def snapshot(device: str, client: Client) -> JSONResponse:

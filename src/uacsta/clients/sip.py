@@ -59,7 +59,6 @@ class SipClientDialog(DialogShell):
         self.client = client
         self.writer: asyncio.Task[None] | None = None
 
-
     async def write_events(self) -> None:
         try:
             async for item in self.client.events():

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..csta import model as m
 from ..csta.callstate import TrackedCall
@@ -32,7 +32,7 @@ from ..csta.types import (
 )
 from ..phones.lifecycle import Phase
 from ..phones.session import PhoneSession, SessionError
-from ..phones.sessions import PhoneLine, SessionManager
+from ..phones.sessions import PhoneLine
 from .clients import ClientSession, FaceKind, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
 from .monitors import MonitorPoint, MonitorTable, PointState, Subscription
@@ -65,6 +65,34 @@ def device_ids(value: object, depth: int = 0) -> Iterator[DeviceID]:
                 yield from device_ids(getattr(value, f.name), depth + 1)
 
 
+class PhoneGateway(Protocol):
+    """What the switching function needs of the phones: their lines, their
+    uaCSTA sessions, and a note on a line whose identities conflict.  The
+    phones' side (``phones.sessions.SessionManager``) provides it; the
+    composition root hands it over and registers the switching function as
+    the phones' observer."""
+
+    def line(self, mac: str) -> PhoneLine | None: ...
+
+    def session(self, mac: str) -> PhoneSession | None: ...
+
+    def controllable(self, mac: str) -> bool: ...
+
+    def describe(self, mac: str) -> str: ...
+
+    def set_conflict(self, mac: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """A device as a client's device list shows it."""
+
+    device: Device
+    vendor: str
+    online: bool
+    monitored: bool
+
+
 @dataclass(eq=False)
 class SystemRegistration:
     """A client's SystemRegister: it hears of device changes and aborts."""
@@ -86,7 +114,7 @@ class SwitchingFunction:
 
     def __init__(
         self,
-        sessions: SessionManager,
+        phones: PhoneGateway,
         *,
         resume_window: Callable[[], float] = lambda: 60.0,
         system_status: Callable[[], SystemStatus] = lambda: SystemStatus.NORMAL,
@@ -94,7 +122,7 @@ class SwitchingFunction:
         request_timeout: Callable[[], float] = lambda: 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.sessions = sessions
+        self.phones = phones
         self.devices = DeviceDirectory()
         self.monitors = MonitorTable()
         self.clients: dict[str, ClientSession] = {}
@@ -147,7 +175,7 @@ class SwitchingFunction:
         """The client's connection is gone.  With ``keep`` (a face that can
         resume) its monitors stay for the resume window; otherwise it ends."""
         if keep and client.closed_because is None and self.resume_window() > 0:
-            client.attached, client.detached_at = False, time.monotonic()
+            client.attached, client.detached_at = False, self.clock()
             log.info(
                 "client %s disconnected (%s); kept %g s for resume",
                 client.tag,
@@ -182,9 +210,30 @@ class SwitchingFunction:
             device = self.devices.find(key)
             if device is None or device.mac == mac or self._may_take(device.mac, now):
                 del self.conflicts[key]
-                line = self.sessions.line(mac)
+                line = self.phones.line(mac)
                 if line is not None and line.phase is Phase.UP:
                     self.phone_changed(line)
+
+    # -- what the faces read ------------------------------------------------------------
+
+    def find_device(self, spelling: str, client: ClientSession) -> Device | None:
+        """The device a client names (in any spelling), if its login may use it."""
+        device = self.devices.find(spelling)
+        return device if device is not None and client.rights.allows(device) else None
+
+    def device_states(self, client: ClientSession) -> list[DeviceState]:
+        """Every device the client's login may use."""
+        return [self.device_state(d) for d in self.devices.all() if client.rights.allows(d)]
+
+    def device_state(self, device: Device) -> DeviceState:
+        session = self.phones.session(device.mac)
+        point = self.monitors.points.get(device.key)
+        return DeviceState(
+            device,
+            session.profile.name if session is not None else "",
+            self.phones.controllable(device.mac),
+            point is not None and point.state is PointState.ACTIVE,
+        )
 
     # -- the phones (PhoneObserver) ------------------------------------------------------
 
@@ -226,7 +275,7 @@ class SwitchingFunction:
                     extra={"tag": mac},
                 )
                 mine.append(ident)
-                self.sessions.set_conflict(owner.mac, "")
+                self.phones.set_conflict(owner.mac, "")
             else:
                 if self.conflicts.get(ident.key, ("", None))[0] != mac:
                     log.warning(
@@ -239,10 +288,10 @@ class SwitchingFunction:
                         extra={"tag": mac},
                     )
                 self.conflicts[ident.key] = (mac, ident)
-                self.sessions.set_conflict(mac, f"{ident.key} belongs to phone {owner.mac}")
-                self.sessions.set_conflict(owner.mac, f"{ident.key} also reported by {mac}")
+                self.phones.set_conflict(mac, f"{ident.key} belongs to phone {owner.mac}")
+                self.phones.set_conflict(owner.mac, f"{ident.key} also reported by {mac}")
         if not any(m_ == mac for m_, _ in self.conflicts.values()):
-            self.sessions.set_conflict(mac, "")
+            self.phones.set_conflict(mac, "")
         before = {d.key for d in self.devices.all()}
         gone = self.devices.set_identities(mac, mine)
         for device in gone:
@@ -256,7 +305,7 @@ class SwitchingFunction:
         """May another phone take the owner's identities?"""
         away = self._away.get(owner)
         if away is None:
-            line = self.sessions.line(owner)
+            line = self.phones.line(owner)
             return line is None  # an owner the manager no longer knows
         return now - away >= self.takeover_after()
 
@@ -315,7 +364,7 @@ class SwitchingFunction:
             del self.registrations[reg_id]
 
     def _session(self, device: Device) -> PhoneSession | None:
-        return self.sessions.session(device.mac)
+        return self.phones.session(device.mac)
 
     def _start(self, point: MonitorPoint) -> None:
         session = self._session(point.device)
@@ -613,7 +662,7 @@ class SwitchingFunction:
             device = self.devices.find(msg.device.value)
             if device is None or not client.rights.allows(device):
                 return CSTAErrorCode.operation("invalidDeviceID")
-            model = self.sessions.describe(device.mac) or None
+            model = self.phones.describe(device.mac) or None
             if isinstance(msg, m.GetLogicalDeviceInformation):
                 return m.GetLogicalDeviceInformationResponse(
                     deviceCategory=DeviceCategory.STATION, deviceModelName=model

@@ -245,3 +245,36 @@ def server_context(paths: CertificatePaths) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise CertificateError(f"cannot load {paths.cert} / {paths.key}: {exc}") from None
     return ctx
+
+
+class Certificates:
+    """The TLS certificate the server uses, as the TLS settings name it or
+    generated with a local CA in ``folder`` (shared by the phone, client and
+    admin listeners, shown and renewed by the administrator)."""
+
+    def __init__(self, folder: Path, host_name: str) -> None:
+        self.folder = folder
+        self.host_name = host_name
+        self.paths: CertificatePaths | None = None
+
+    def ensure(
+        self, cert_file: str, key_file: str, extra_names: list[str]
+    ) -> tuple[CertificatePaths, bool]:
+        """Load (or generate) the certificate; True when generated just now."""
+        self.paths, generated = ensure(
+            self.folder, self.host_name, cert_file, key_file, extra_names
+        )
+        return self.paths, generated
+
+    def context(self) -> ssl.SSLContext:
+        if self.paths is None:
+            raise CertificateError("no TLS certificate loaded")
+        return server_context(self.paths)
+
+    def ca_pem(self) -> str:
+        ca = self.paths.ca if self.paths is not None else None
+        return ca.read_text() if ca is not None and ca.exists() else ""
+
+    def regenerate(self) -> CertificatePaths:
+        """A new local CA and certificate (used from the next start of a service)."""
+        return generate(self.folder, self.host_name)

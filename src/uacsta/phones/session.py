@@ -101,7 +101,6 @@ class PhoneSession(DialogShell):
     def mac(self) -> str:
         return self.binding.mac
 
-
     @property
     def state(self) -> State:
         return self.core.state

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -71,8 +72,10 @@ class SessionManager:
         password: Callable[[], str],
         settings: Callable[[], SessionSettings],
         system_status: Callable[[], SystemStatus] = lambda: SystemStatus.NORMAL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
+        self.clock = clock
         self.password = password
         self.settings = settings
         self.system_status = system_status
@@ -288,9 +291,8 @@ class SessionManager:
             self._closing.discard(session)
             if not self._closing:
                 self._all_closed.set()
-        loop = asyncio.get_running_loop()
         if session.call_id:
-            self._linger[session.call_id] = loop.time() + TIMEOUT
+            self._linger[session.call_id] = self.clock() + TIMEOUT
         line = self._own(session)
         if line is None:
             return

@@ -118,3 +118,13 @@ def _upgrade(connection: Connection) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
+
+
+def prepare_data_folder(folder: Path) -> None:
+    """The data folder, made if need be, readable by the server's user only
+    (0700): it holds the database, the key file and the TLS keys."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot use the data folder {folder}: {exc}") from None

@@ -1,0 +1,310 @@
+"""The phone service and the client service: their listeners, opened with the
+connection settings as stored when they start (the manual: changed ports and
+addresses take effect at a restart), stopped and started by the administrator
+while the admin UI stays up."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+from ..admin.auth import AdminAuth
+from ..clients.logins import ClientLogins
+from ..clients.sip import SipClientFace
+from ..config import Config
+from ..core.switching import SwitchingFunction
+from ..net import tls
+from ..net.connection import SipConnection
+from ..net.http import HttpService
+from ..net.service import ListenerError, Listening, SipService
+from ..phones.directory import PhoneDirectory
+from ..phones.endpoint import PhoneEndpoint
+from ..phones.registrar import Registrar
+from ..phones.sessions import SessionManager
+from ..provisioning.config_server import create_config_app
+from ..provisioning.service import CONFIG_SERVER, config_token
+from ..secrets_box import SecretBox
+from ..settings import PhoneConnection, ProvisioningOptions, TlsSettings
+from ..sip.digest import DigestServer
+from ..sip.message import Request, Response
+from ..sip.transaction import TIMEOUT
+from ..store import repo
+from ..store.db import Database
+from .live import LiveSettings, generate_password
+
+log = logging.getLogger("uacsta.server")
+
+
+def sip_service(
+    config: Config,
+    side: str,
+    on_message: Callable[[SipConnection, Request | Response], None],
+    on_closed: Callable[[SipConnection], None],
+    idle_timeout: Callable[[SipConnection], float],
+) -> SipService:
+    return SipService(
+        side,
+        on_message,
+        on_closed,
+        max_per_source=config.max_connections_per_source,
+        tls_handshake_timeout=config.tls_handshake_timeout,
+        idle_timeout=idle_timeout,
+        max_connections=config.max_connections,
+        max_buffered=config.max_buffered_bytes,
+        message_deadline=config.message_deadline,
+    )
+
+
+@dataclass
+class StartupNotes:
+    """What the server says once at start (and the CLI prints)."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PhoneParts:
+    registrar: Registrar
+    sessions: SessionManager
+    switching: SwitchingFunction
+    directory: PhoneDirectory
+
+
+class PhoneService:
+    """The phone listeners (TCP, TLS) and, for Mitel phones, the
+    configuration server that serves startup.cfg."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        box: SecretBox,
+        live: LiveSettings,
+        certificates: tls.Certificates,
+        parts: PhoneParts,
+        clock: Callable[[], float],
+        notes: list[str],
+    ) -> None:
+        self.config, self.db, self.box, self.live = config, db, box, live
+        self.certificates = certificates
+        self.parts = parts
+        self.notes = notes
+        endpoint = PhoneEndpoint(parts.registrar, parts.sessions, clock)
+        self.sip = sip_service(
+            config, "phone", endpoint.handle, parts.registrar.connection_lost, self._idle_timeout
+        )
+        self.config_server: HttpService | None = None
+        self.since: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.sip.running
+
+    @property
+    def listening(self) -> list[Listening]:
+        return self.sip.listening
+
+    def _idle_timeout(self, conn: SipConnection) -> float:
+        if conn.macs:
+            return self.config.idle_timeout or float(self.live.advanced.sip_expiration + 60)
+        # Nobody registered on it yet: a scanner or a half-open connection.
+        return TIMEOUT
+
+    async def start(self) -> None:
+        if self.sip.running:
+            return
+        phone_conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+        # Connection settings take effect here: the digest algorithms too.
+        self.parts.registrar.digest.algorithms = tuple(phone_conn.digest_algorithms)
+        tls_settings = cast(TlsSettings, await repo.load_section(self.db, "tls"))
+        extra = [i.public_address for i in (phone_conn.lan, phone_conn.wan) if i.public_address]
+        paths, generated = self.certificates.ensure(
+            tls_settings.cert_file, tls_settings.key_file, extra
+        )
+        if generated:
+            ca_info = tls.info(paths.ca) if paths.ca else None
+            log.warning("generated a local CA and TLS certificate: %s", paths.cert)
+            self.notes.append(
+                f"Generated a local CA and a TLS certificate for {self.config.host_name}: "
+                f"{paths.cert} (CA {paths.ca}, SHA-256 fingerprint "
+                f"{ca_info.sha256 if ca_info else '?'})"
+            )
+        tls.tune_asyncio_tls_buffers()
+        await self.sip.start(phone_conn, self.certificates.context())
+        self.since = datetime.now().astimezone()
+        await self._start_config_server(phone_conn)
+
+    async def stop(self) -> None:
+        self.parts.switching.abort_registrations("phone service stopped")
+        await self.parts.sessions.close()
+        if self.config_server is not None:
+            await self.config_server.stop()
+            self.config_server = None
+        await self.sip.stop()
+        self.since = None
+        with contextlib.suppress(Exception):
+            await self.parts.directory.flush()
+
+    def bound_port(self, interface: str, kind: str) -> int | None:
+        service = self.config_server if kind == CONFIG_SERVER else self.sip
+        with contextlib.suppress(KeyError):
+            return service.port(interface, kind) if service is not None else None
+        return None
+
+    async def _start_config_server(self, phone_conn: PhoneConnection) -> None:
+        """The configuration server for Mitel phones, on the phone interface that
+        provisioning uses.  Being optional, a port conflict is logged, not fatal."""
+        opts = cast(ProvisioningOptions, await repo.load_section(self.db, "provisioning"))
+        iface = phone_conn.lan if opts.interface == "lan" else phone_conn.wan
+        if opts.http_port is None or not iface.enabled:
+            return
+
+        async def source() -> tuple[str, int, str]:
+            now = cast(ProvisioningOptions, await repo.load_section(self.db, "provisioning"))
+            conn = cast(PhoneConnection, await repo.load_section(self.db, "phone_connection"))
+            face = conn.lan if now.interface == "lan" else conn.wan
+            server = now.server_address or (
+                face.public_address or "" if now.interface == "wan" else ""
+            )
+            port = self.bound_port(now.interface, "TCP") or face.tcp_port or 0
+            return server, port, self.live.phone_password
+
+        self.config_server = HttpService(
+            "phone",
+            create_config_app(source, config_token(self.box), self.certificates.ca_pem),
+        )
+        try:
+            await self.config_server.listen(
+                opts.interface, CONFIG_SERVER, iface.address, opts.http_port, None
+            )
+        except ListenerError as exc:
+            log.error("%s; Mitel phones cannot load startup.cfg", exc)
+            await self.config_server.stop()
+            self.config_server = None
+
+
+class ClientService:
+    """The client listeners: uaCSTA over SIP on TCP and TLS, the JSON API over
+    HTTP and HTTPS."""
+
+    def __init__(
+        self,
+        config: Config,
+        live: LiveSettings,
+        certificates: tls.Certificates,
+        switching: SwitchingFunction,
+        logins: ClientLogins,
+        create_api: Callable[[], object],
+    ) -> None:
+        self.live = live
+        self.certificates = certificates
+        self.switching = switching
+        self.face = SipClientFace(
+            switching,
+            logins,
+            DigestServer(
+                config.realm,
+                secrets.token_bytes(32),  # as for phones: replay state is per process
+                algorithms=("MD5", "SHA-256"),
+            ),
+            request_timeout=lambda: live.client_connection.request_timeout,
+        )
+        self.sip = sip_service(
+            config, "client", self.face.handle, self.face.connection_lost, self._idle_timeout
+        )
+        self.api = HttpService("client", create_api())
+        self.since: datetime | None = None
+
+    @staticmethod
+    def _idle_timeout(conn: SipConnection) -> float:
+        # A client with a dialog keeps its connection as long as it likes
+        # (events flow one way for hours); one without is a scanner.
+        return 86400.0 if conn.tag else TIMEOUT
+
+    @property
+    def running(self) -> bool:
+        return self.api.running or self.sip.running
+
+    @property
+    def listening(self) -> list[Listening]:
+        return [*self.sip.listening, *self.api.listening]
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        conn = await self.live.restart_client_connection()
+        context = self.certificates.context()
+        try:
+            await self.sip.start(conn, context)
+            for name, iface in (("lan", conn.lan), ("wan", conn.wan)):
+                if not iface.enabled:
+                    continue
+                for kind, port in (("HTTP", iface.http_port), ("HTTPS", iface.https_port)):
+                    if port is not None:
+                        await self.api.listen(name, kind, iface.address, port, context)
+        except BaseException:
+            await self.api.stop()
+            await self.sip.stop()
+            raise
+        self.since = datetime.now().astimezone()
+
+    async def stop(self) -> None:
+        for client in list(self.switching.clients.values()):
+            self.switching.logout(client, "client service stopped")
+        await self.face.close()
+        await self.sip.stop()
+        await self.api.stop()
+        self.since = None
+
+
+class AdminWeb:
+    """The admin web UI's listener (``admin_listen``, a bootstrap setting)."""
+
+    def __init__(
+        self,
+        config: Config,
+        certificates: tls.Certificates,
+        auth: AdminAuth,
+        app: object,
+        notes: list[str],
+    ) -> None:
+        self.config = config
+        self.certificates = certificates
+        self.auth = auth
+        self.notes = notes
+        self.http = HttpService("admin", app) if config.admin_address is not None else None
+
+    async def start(self) -> None:
+        """The admin web UI on ``admin_listen`` (a bootstrap setting: it stays up
+        while the SIP services are stopped and started from it).  With no admin
+        account yet, one named ``admin`` is made and its password printed once."""
+        address = self.config.admin_address
+        if address is None or self.http is None:
+            return
+        if await self.auth.has_no_admin():
+            password = generate_password()
+            await self.auth.set_password("admin", password)
+            self.notes.append(
+                f"Admin web UI account 'admin', password (shown once; change it with "
+                f"'uacsta admin password admin'): {password}"
+            )
+            log.warning("created the admin account 'admin'; its password was shown on the console")
+        kind, context = "HTTP", None
+        if self.config.admin_tls:
+            kind, context = "HTTPS", self.certificates.context()
+        try:
+            await self.http.listen("web UI", kind, address[0], address[1], context)
+        except ListenerError as exc:
+            raise ListenerError(
+                f"{exc} (set another address for the admin web UI with UACSTA_ADMIN_LISTEN, "
+                "or an empty one to run without it)"
+            ) from None
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
