@@ -45,6 +45,34 @@ async def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
         await db.close()
 
 
+async def _with_admin(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn`` with the admin service the web UI uses, on the store alone
+    (no server here): one validation rule per change, whichever face asks.
+    A running server picks the stored change up within a second."""
+    from .admin.service import AdminError, AdminParts, AdminService
+    from .logs import LogManager
+    from .net.tls import Certificates
+    from .phones.directory import PhoneDirectory
+
+    async def run(db: Any) -> T:
+        directory = PhoneDirectory(db)
+        await directory.load()
+        parts = AdminParts(
+            db,
+            _box(cfg),
+            cfg.realm,
+            LogManager(cfg.data_dir / "logs"),
+            Certificates(cfg.data_dir / "certs", cfg.host_name),
+            directory,
+        )
+        try:
+            return await fn(AdminService(parts))
+        except AdminError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return await _with_store(cfg, run)
+
+
 def _box(cfg: Config) -> Any:
     from .secrets_box import SecretBox
 
@@ -199,17 +227,15 @@ def _mac_arg(mac: str) -> str:
 
 
 def _phone_change(ctx: click.Context, mac: str, action: str) -> None:
-    from .store import repo
-
     mac = _mac_arg(mac)
 
-    async def change(db: Any) -> bool:
+    async def change(service: Any) -> None:
         if action == "remove":
-            return await repo.remove_phone(db, mac)
-        return await repo.set_enabled(db, mac, action == "enable")
+            await service.remove_phone(mac)
+        else:
+            await service.set_enabled(mac, action == "enable")
 
-    if not _run(_with_store(_config(ctx), change)):
-        raise click.ClickException(f"no phone {mac} in the telephone list")
+    _run(_with_admin(_config(ctx), change))
     click.echo(f"phone {mac}: {action}d")
 
 
@@ -272,15 +298,11 @@ def settings_set(ctx: click.Context, key: str, value: str) -> None:
     """Set SECTION.NAME to VALUE, e.g. advanced.sip_expiration 600.
 
     Connection settings take effect when the phone service restarts."""
-    from .store import repo
 
-    async def change(db: Any) -> Any:
-        return await repo.set_path(db, key, value)
+    async def change(service: Any) -> Any:
+        return await service.set_path(key, value)
 
-    try:
-        result = _run(_with_store(_config(ctx), change))
-    except repo.SettingsError as exc:
-        raise click.ClickException(f"{key}: {exc}") from None
+    result = _run(_with_admin(_config(ctx), change))
     click.echo(json.dumps(result.model_dump(mode="json"), indent=2))
 
 
@@ -346,22 +368,14 @@ def password() -> None:
 @click.pass_context
 def password_phone(ctx: click.Context, value: str | None) -> None:
     """Set the password every phone uses to register (its user name is its MAC)."""
-    from .store import repo
-
     if value is None:
         value = click.prompt("Phone password", hide_input=True, confirmation_prompt=True)
-    from .settings import phone_password_problem
+    password = value or ""
 
-    problem = phone_password_problem(value or "")
-    if problem:
-        raise click.ClickException(problem)
-    cfg = _config(ctx)
-    box = _box(cfg)
+    async def change(service: Any) -> None:
+        await service.set_phone_password(password)
 
-    async def change(db: Any) -> None:
-        await repo.set_secret(db, box, repo.PHONE_PASSWORD, value)
-
-    _run(_with_store(cfg, change))
+    _run(_with_admin(_config(ctx), change))
     click.echo("phone password changed (a running server picks it up within a second)")
 
 
@@ -375,31 +389,16 @@ def password_client(
     ctx: click.Context, name: str, value: str | None, allow: tuple[str, ...], remove: bool
 ) -> None:
     """Add a client login or change its password."""
-    from .store import repo
-
     cfg = _config(ctx)
     if remove:
-        if not _run(_with_store(cfg, lambda db: repo.remove_client_login(db, name))):
-            raise click.ClickException(f"no client login {name!r}")
+        _run(_with_admin(cfg, lambda service: service.remove_client(name)))
         click.echo(f"client login {name} removed")
         return
     if value is None:
         value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
-    assert value is not None
-    from .settings import client_password_problem
-
-    problem = client_password_problem(value)
-    if problem:
-        raise click.ClickException(problem)
-    secret = value
-
-    async def change(db: Any) -> None:
-        await repo.set_client_login(db, name, secret, cfg.realm, list(allow) or None)
-
-    try:
-        _run(_with_store(cfg, change))
-    except repo.SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    secret = value or ""
+    allowed = list(allow) or None
+    _run(_with_admin(cfg, lambda service: service.set_client(name, secret, allowed)))
     click.echo(f"client login {name} saved")
 
 
@@ -459,10 +458,11 @@ def _print_cert(title: str, path: Path) -> None:
 @click.pass_context
 def cert_regenerate(ctx: click.Context) -> None:
     """Generate a new local CA and server certificate (restart the service to use them)."""
-    from .net import tls
 
-    cfg = _config(ctx)
-    paths = tls.generate(cfg.data_dir / "certs", cfg.host_name)
+    async def regenerate(service: Any) -> Any:
+        return await service.regenerate_certificate()
+
+    paths = _run(_with_admin(_config(ctx), regenerate))
     _print_cert("New server certificate", paths.cert)
     if paths.ca:
         _print_cert("New local CA (give this to the phones)", paths.ca)

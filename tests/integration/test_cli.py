@@ -77,7 +77,7 @@ def test_settings_round_trip(fast_cli: InProcess) -> None:
 
 def test_phone_commands_on_unknown_phone(fast_cli: InProcess) -> None:
     result = fast_cli.cli("phones", "disable", "000413AABBCC", check=False)
-    assert result.exit_code != 0 and "no phone 000413AABBCC" in result.output
+    assert result.exit_code != 0 and "no telephone '000413AABBCC'" in result.output
     bad = fast_cli.cli("phones", "enable", "xyz", check=False)
     assert bad.exit_code != 0 and "not a MAC address" in bad.output
     assert "No phones yet" in fast_cli.cli("phones", "list").output

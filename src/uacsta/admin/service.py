@@ -132,7 +132,7 @@ class AdminService:
         except ValidationError as exc:
             raise AdminError(repo.format_validation_error(exc)) from None
         if isinstance(candidate, ConnectionSettings):
-            self._check_ports_free(section, candidate)
+            self._check_ports_free(section, candidate, current)
         if isinstance(candidate, Diagnostics):
             problem = check_writable(self.parts.logs.folder_for(candidate))
             if problem:
@@ -153,14 +153,47 @@ class AdminService:
         await self.parts.settings_changed()
         return saved
 
-    def _check_ports_free(self, section: str, settings: ConnectionSettings) -> None:
-        """A port the server does not hold yet must be free now, or the service
-        would not start with it."""
+    async def set_path(self, path: str, raw: str) -> BaseModel:
+        """One setting by name, ``advanced.sip_expiration`` = ``600`` (the CLI):
+        the same validation as a change from the web UI or the API."""
+        section, _, rest = path.partition(".")
+        if section not in SECTIONS:
+            raise AdminError(f"unknown settings section {section!r}", 404)
+        if not rest:
+            raise AdminError("give a setting as SECTION.NAME, e.g. advanced.sip_expiration")
+        current = (await self.settings(section)).model_dump(mode="json")
+        node: Any = current
+        keys = rest.split(".")
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or keys[-1] not in node:
+            raise AdminError(f"unknown setting {path!r}")
+        change: dict[str, Any] = {}
+        target = change
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = repo.parse_value(raw)
+        try:
+            return await self.update(section, change)
+        except AdminError as exc:
+            raise AdminError(f"{path}: {exc}", exc.status) from None
+
+    def _check_ports_free(
+        self, section: str, settings: ConnectionSettings, stored: dict[str, Any]
+    ) -> None:
+        """A new port must be free now, or the service would not start with it.
+        Ports the server holds, and those stored already (a running server's,
+        when the CLI asks), are not new."""
         held = {
             (item.host, item.port)
             for service in self.parts.services.values()
             for item in service.listening
         }
+        for name in ("lan", "wan"):
+            iface = stored.get(name) or {}
+            for key, port in iface.items():
+                if key.endswith("_port") and port:
+                    held.add((str(iface.get("address")), int(port)))
         for name, iface in (("LAN", settings.lan), ("WAN", settings.wan)):
             if not iface.enabled:
                 continue
@@ -355,10 +388,11 @@ class AdminService:
             out["ca"] = _info(paths.ca)
         return out
 
-    async def regenerate_certificate(self) -> None:
+    async def regenerate_certificate(self) -> tls.CertificatePaths:
         paths = self.parts.certificates.regenerate()
         await self.update("tls", {"cert_file": "", "key_file": ""})
         log.info("new local CA and certificate generated: %s", paths.cert)
+        return paths
 
     async def upload_certificate(self, cert_pem: bytes, key_pem: bytes) -> None:
         folder = self.parts.certificates.folder / "uploaded"
