@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -227,6 +227,22 @@ def create_app(
             m.GenerateDigits(connectionToSendDigits=conn(d, call_id), charactersToSend=body.digits),
         )
 
+    _feature_routes(app, Client, find, call)
+
+    @app.websocket("/api/v1/ws")
+    async def websocket(ws: WebSocket) -> None:
+        await WebSocketConversation(ws, sf, logins, settings).run()
+
+    return app
+
+
+def _feature_routes(
+    app: FastAPI,
+    Client: Any,
+    find: Callable[[ClientSession, str], Device],
+    call: Callable[[ClientSession, m.CstaMessage], Awaitable[JSONResponse]],
+) -> None:
+    """Do not disturb, forwarding, message waiting, and any CSTA request as JSON."""
     @app.get("/api/v1/devices/{device}/dnd", tags=["features"])
     async def get_dnd(device: str, client: Client) -> JSONResponse:
         return await call(client, m.GetDoNotDisturb(device=find(client, device).id))
@@ -280,12 +296,6 @@ def create_app(
         if isinstance(msg, CSTAErrorCode) or msg.KIND is not m.Kind.REQUEST:
             raise HTTPException(422, "not a CSTA request")
         return await call(client, msg)
-
-    @app.websocket("/api/v1/ws")
-    async def websocket(ws: WebSocket) -> None:
-        await WebSocketConversation(ws, sf, logins, settings).run()
-
-    return app
 
 
 def event_json(event: m.CstaMessage) -> str:

@@ -24,7 +24,7 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..csta.errors import CSTAErrorCode
 from ..csta.model import (
@@ -78,8 +78,32 @@ from ..csta.model import (
 from ..csta.types import ConnectionID, DeviceID, EventCause, EventDevice, ForwardingType
 from ..csta.types import LocalConnectionState as S
 
-if TYPE_CHECKING:
-    from .phone import SimPhone
+
+class PhoneConfig(Protocol):
+    vendor: str
+    identities: list[str]
+
+
+class SimPhone(Protocol):
+    """What the switch needs of a simulated phone (``phone.SimPhone``)."""
+
+    switch: SimSwitch | None
+    dnd: bool
+
+    @property
+    def config(self) -> PhoneConfig: ...
+
+    @property
+    def forwarding(self) -> dict[ForwardingType, tuple[str, int | None]]: ...
+
+    @property
+    def mac(self) -> str: ...
+
+    def identity_of(self, device: DeviceID) -> str: ...
+
+    def owns(self, device: DeviceID) -> bool: ...
+
+    def event(self, event: CstaMessage, line: str, *, wait: bool = True) -> None: ...
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,8 +22,46 @@ from starlette.routing import Route
 from ..sip.digest import DigestServer, Verdict, compute_ha1, parse_credentials
 from .vendors import MITEL_CONFIGURATION_SERVER_FORM as MITEL_FORM
 
-if TYPE_CHECKING:
-    from .device import SimDevice
+
+class DeviceSpec(Protocol):
+    @property
+    def fault(self) -> str: ...
+
+    @property
+    def web_user(self) -> str: ...
+
+    @property
+    def web_password(self) -> str: ...
+
+    @property
+    def mac(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def firmware(self) -> str: ...
+
+
+class SimDevice(Protocol):
+    """What a web interface needs of the simulated device (``device.SimDevice``)."""
+
+    @property
+    def spec(self) -> DeviceSpec: ...
+
+    @property
+    def settings(self) -> dict[str, str]: ...
+
+    @property
+    def loaded_config(self) -> dict[str, str]: ...
+
+    @property
+    def vendor(self) -> str: ...
+
+    @property
+    def mac(self) -> str: ...
+
+    def schedule_restart(self) -> None: ...
 
 Handler = Callable[[Request], Awaitable[Response]]
 LOCKED = "settings are locked by the administrator"
