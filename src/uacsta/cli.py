@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -291,19 +292,23 @@ def settings_show(ctx: click.Context, section: str | None) -> None:
 
 
 @settings.command("set")
-@click.argument("key")
-@click.argument("value")
+@click.argument("pairs", nargs=-1, required=True)
 @click.pass_context
-def settings_set(ctx: click.Context, key: str, value: str) -> None:
-    """Set SECTION.NAME to VALUE, e.g. advanced.sip_expiration 600.
+def settings_set(ctx: click.Context, pairs: tuple[str, ...]) -> None:
+    """Set SECTION.NAME to VALUE, e.g. advanced.sip_expiration 600; several
+    KEY VALUE pairs at once are stored together or not at all.
 
     Connection settings take effect when the phone service restarts."""
+    if len(pairs) % 2:
+        raise click.UsageError("give KEY VALUE pairs (an even number of arguments)")
+    wanted = list(zip(pairs[::2], pairs[1::2], strict=True))
 
     async def change(service: Any) -> Any:
-        return await service.set_path(key, value)
+        return await service.set_paths(wanted)
 
     result = _run(_with_admin(_config(ctx), change))
-    click.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+    shown = {section: model.model_dump(mode="json") for section, model in result.items()}
+    click.echo(json.dumps(shown if len(shown) > 1 else next(iter(shown.values())), indent=2))
 
 
 # -- passwords ----------------------------------------------------------------------------
@@ -798,6 +803,13 @@ def _sim_devices(path: Path, duration: float | None) -> None:
         specs = load_specs(path)
     except (ValueError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="--devices") from None
+
+    # What each device does (boots, uaCSTA accounts found, restarts) on stderr.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    sim_log = logging.getLogger("uacsta.sim")
+    sim_log.addHandler(handler)
+    sim_log.setLevel(logging.INFO)
 
     async def run() -> str:
         devices = SimDevices(specs)

@@ -135,7 +135,7 @@ async def test_telephone_list_is_live_and_enabled_takes_effect(
         await shot(page, "06-telephones")
         await row.get_by_role("checkbox").uncheck()
         assert server.sessions is not None
-        await eventually(lambda: not server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+        await eventually(lambda: not server.sessions.controllable(phone.mac))
         await expect(row.locator("td").nth(6)).to_have_text("registered")
         await page.get_by_label("Filter").fill("yealink")
         await expect(row).to_be_hidden()
@@ -151,7 +151,7 @@ async def test_log_filtered_by_mac_live(page: Page, server: UacstaServer) -> Non
     await page.get_by_role("link", name="Diagnostics").click()
     await page.get_by_label("Only these MAC addresses").fill("00:04:13:00:02:02")
     await page.get_by_role("button", name="Follow").click()
-    await asyncio.sleep(0.5)
+    await expect(page.locator("#tail[data-live]")).to_have_count(1)
     one, two = sim(server, "000413000201"), sim(server, "000413000202")
     await one.start()
     await two.start()

@@ -55,7 +55,7 @@ async def neighbour(server: UacstaServer) -> SimPhone:
     )
     await phone.start()
     assert server.sessions is not None
-    await eventually(lambda: server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+    await eventually(lambda: server.sessions.controllable(phone.mac))
     return phone
 
 
@@ -119,7 +119,7 @@ async def test_partial_bodies_are_held_within_the_budget(
         for _ in range(20):  # bounded: the server reads what it is sent
             await asyncio.sleep(0.1)
             peak = max(peak, me.memory_info().rss)
-        await eventually(lambda: tight.phones.buffered_bytes <= 4 * 1024 * 1024)  # type: ignore[union-attr]
+        await eventually(lambda: tight.phones.buffered_bytes <= 4 * 1024 * 1024)
         grew = (peak - before) / 2**20
         print(f"RSS grew {grew:.1f} MiB under 100 MiB of partial bodies (budget 4 MiB)")
         assert grew < 64
@@ -131,7 +131,7 @@ async def test_partial_bodies_are_held_within_the_budget(
         for writer in writers:
             writer.close()
         await phone.stop()
-    await eventually(lambda: tight.phones.buffered_bytes == 0)  # type: ignore[union-attr]
+    await eventually(lambda: tight.phones.buffered_bytes == 0)
 
 
 async def test_the_connection_cap_holds_and_says_so_once(
@@ -144,7 +144,7 @@ async def test_the_connection_cap_holds_and_says_so_once(
     try:
         for _ in range(150):  # bounded: 30 more than the cap of 120
             streams.append(await asyncio.open_connection("127.0.0.1", port))
-        await eventually(lambda: tight.phones.refused["connections"] == 30)  # type: ignore[union-attr]
+        await eventually(lambda: tight.phones.refused["connections"] == 30)
         assert len(tight.phones.connections) == 120
         lines = [r for r in caplog.records if "max_connections)" in r.getMessage()]
         assert len(lines) == 1
@@ -169,10 +169,10 @@ async def test_half_open_tls_handshakes_count_and_time_out(tmp_path: Path) -> No
         port = server.phones.port("lan", "TLS")
         for _ in range(30):  # TCP connects that never send a ClientHello
             streams.append(await asyncio.open_connection("127.0.0.1", port))
-        await eventually(lambda: server.phones.refused["per-source"] == 10)  # type: ignore[union-attr]
+        await eventually(lambda: server.phones.refused["per-source"] == 10)
         assert len(server.phones.connections) == 20
         # the handshake timeout frees their places
-        await eventually(lambda: not server.phones.connections, timeout=5)  # type: ignore[union-attr]
+        await eventually(lambda: not server.phones.connections, timeout=5)
         phone = await neighbour(server)  # the address is usable again
         await phone.stop()
     finally:

@@ -125,7 +125,7 @@ async def test_phones_clients_status_and_logs(api: httpx.AsyncClient, server: Ua
     )
     await phone.start()
     try:
-        await eventually(lambda: server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+        await eventually(lambda: server.sessions.controllable(phone.mac))
         phones = (await api.get("/api/phones")).json()
         assert [(p["mac"], p["status"], p["vendor"]) for p in phones] == [
             ("000413000201", "controllable", "snom")
@@ -138,7 +138,7 @@ async def test_phones_clients_status_and_logs(api: httpx.AsyncClient, server: Ua
         assert (
             await api.patch("/api/phones/000413000201", json={"enabled": True})
         ).status_code == 204
-        await eventually(lambda: server.sessions.controllable(phone.mac))  # type: ignore[union-attr]
+        await eventually(lambda: server.sessions.controllable(phone.mac))
     finally:
         await phone.stop()
     r = await api.put(

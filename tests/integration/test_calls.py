@@ -5,7 +5,6 @@ the monitorCrossRefID the phone gave."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -91,7 +90,7 @@ class Pair:
         assert self.server.sessions is not None
         for phone, device in ((self.a, A_ID), (self.b, B_ID)):
             await phone.start()
-            await eventually(lambda p=phone: self.server.sessions.controllable(p.mac))  # type: ignore[union-attr]
+            await eventually(lambda p=phone: self.server.sessions.controllable(p.mac))
             answer = await self.session(phone).request(
                 MonitorStart(monitorObject=MonitorObject(deviceObject=DeviceID(device)))
             )
@@ -216,7 +215,7 @@ class Trio(Pair):
         await super().start()
         assert self.server.sessions is not None
         await self.c.start()
-        await eventually(lambda: self.server.sessions.controllable(self.c.mac))  # type: ignore[union-attr]
+        await eventually(lambda: self.server.sessions.controllable(self.c.mac))
         answer = await self.session(self.c).request(
             MonitorStart(monitorObject=MonitorObject(deviceObject=DeviceID(C_ID)))
         )
@@ -436,8 +435,9 @@ async def test_forwarding_immediate_busy_and_no_answer(trio: Trio) -> None:
     ring_b = trio.last(b, DeliveredEvent)
     assert isinstance(ring_b, DeliveredEvent)
     await trio.session(b).request(AnswerCall(callToBeAnswered=ring_b.connection))
-    await asyncio.sleep(0.7)  # longer than two rings
-    assert trio.kinds(b)[-1] == ("EstablishedEvent", S.CONNECTED)
+    await eventually(lambda: trio.kinds(b)[-1] == ("EstablishedEvent", S.CONNECTED))
+    # the switch called the no-answer forwarding off when B answered
+    assert all(leg.no_answer is None for leg in trio.switch.legs_of(b))
     # busy: B is in that call, so a call from C is forwarded back to... A's line
     await sb.request(
         SetForwarding(
@@ -511,7 +511,7 @@ async def test_no_answer_the_caller_gives_up(pair: Pair) -> None:
     )
     assert isinstance(made, MakeCallResponse)
     await eventually(lambda: len(pair.events[a.mac]) == 3 and len(pair.events[b.mac]) == 1)
-    await asyncio.sleep(0.3)  # it rings, nobody answers
+    # it rings (B was told), nobody answers, and the caller gives up
     await pair.session(a).request(ClearConnection(connectionToBeCleared=made.callingDevice))
     await eventually(lambda: len(pair.events[a.mac]) == 4 and len(pair.events[b.mac]) == 2)
     assert pair.kinds(a) == [

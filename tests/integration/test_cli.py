@@ -66,6 +66,28 @@ def test_bad_settings_are_refused_and_change_nothing(
     assert fast_cli.cli("settings", "show").output == before
 
 
+def test_several_settings_are_stored_together_or_not_at_all(fast_cli: InProcess) -> None:
+    before = fast_cli.cli("settings", "show").output
+    # the second pair is wrong: the first, valid on its own, is not stored either
+    result = fast_cli.cli(
+        "settings",
+        "set",
+        "advanced.sip_expiration",
+        "900",
+        "phone_connection.lan.tcp_port",
+        "70000",
+        check=False,
+    )
+    assert result.exit_code != 0
+    assert "phone_connection.lan.tcp_port" in result.output, result.output
+    assert fast_cli.cli("settings", "show").output == before
+    fast_cli.cli("settings", "set", "advanced.sip_expiration", "900", "advanced.keepalive", "45")
+    shown = json.loads(fast_cli.cli("settings", "show", "advanced").output)["advanced"]
+    assert (shown["sip_expiration"], shown["keepalive"]) == (900, 45)
+    odd = fast_cli.cli("settings", "set", "advanced.keepalive", check=False)
+    assert odd.exit_code != 0 and "KEY VALUE pairs" in odd.output
+
+
 def test_settings_round_trip(fast_cli: InProcess) -> None:
     fast_cli.cli("settings", "set", "diagnostics.mac_filter", "aabbccddeeff,001122334455")
     fast_cli.cli("settings", "set", "advanced.sip_expiration", "600")
@@ -197,7 +219,11 @@ def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:
         cli.stop()
     cli.start()  # the second start makes no new account and prints nothing
     try:
-        time.sleep(1)
+        # the notes are printed before the line that says it runs
+        deadline = time.monotonic() + 10
+        while "uacsta is running" not in cli.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "uacsta is running" in cli.output(), cli.output()
         assert cli.output().count("Admin web UI account") == 0
     finally:
         cli.stop()

@@ -193,7 +193,7 @@ async def test_sip_client_that_stops_answering_is_let_go(lab: Lab) -> None:
             assert isinstance(event, m.MessageWaitingEvent)
             assert event.messageWaitingOn is (i % 2 == 0)
         assert lab.server.switching is not None
-        await eventually(lambda: len(lab.server.switching.clients) == 1)  # type: ignore[union-attr]
+        await eventually(lambda: len(lab.server.switching.clients) == 1)
     finally:
         await stuck.close()
         await good.close()

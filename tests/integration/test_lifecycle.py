@@ -175,7 +175,7 @@ async def test_system_register_clients_hear_of_device_changes_and_aborts(lab: La
     changed = await until(client, m.SwFunctionDevicesChanged)
     assert changed.csta.sysStatRegisterID == reg.sysStatRegisterID  # type: ignore[attr-defined]
     assert server.switching is not None
-    await eventually(lambda: server.switching.devices.find("212") is not None)  # type: ignore[union-attr]
+    await eventually(lambda: server.switching.devices.find("212") is not None)
     status = await client.request(m.RequestSystemStatus())
     assert isinstance(status, m.RequestSystemStatusResponse)
     assert status.systemStatus is SystemStatus.NORMAL

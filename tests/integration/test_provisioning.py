@@ -6,7 +6,6 @@ deleted.  Discovery by broadcast and multicast runs in a network namespace
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterator
 
@@ -208,7 +207,8 @@ async def test_without_restart_the_phone_needs_one(server: UacstaServer) -> None
         await repo.set_path(server.db, "provisioning.restart", "false")
         (outcome,) = await server.provisioner.push(targets(sims))
         assert outcome.state == "needs restart", outcome
-        await asyncio.sleep(0.5)
+        # the push is over (its web calls all answered): no reboot was asked
+        assert sims.devices[0].restarts_asked == 0
         assert sims.phones() == [] and sims.devices[0].boots == 1
         assert sims.devices[0].settings["features.csta_control.enable"] == "1"
         await sims.devices[0].restart()  # the administrator restarts it by hand
@@ -281,13 +281,11 @@ async def test_provided_phones_are_put_into_operation(server: UacstaServer) -> N
 async def test_a_vendor_of_its_own_login(server: UacstaServer) -> None:
     """Poly phones with their own web login beside the common one; the
     command line's --web-password is one login for every phone."""
-    from uacsta.admin.service import AdminService
-
     sims = await start_devices([spec(0, "snom"), spec(1, "poly", web_password="456")])
     try:
         assert server.provisioner is not None
         await web_password(server)
-        admin = AdminService(server)
+        admin = server.admin
         await admin.set_vendor_login("poly", "admin", "456")
         outcomes = await server.provisioner.push(targets(sims))
         assert [o.state for o in outcomes] == ["done", "done"], outcomes

@@ -52,6 +52,14 @@ MODELS = {
 }
 
 
+SIM_LOG: dict[str, Path] = {}  # the simulator's log: what its phones did
+
+
+def booted_without_account(mac: str) -> bool:
+    """The simulated device has booted since and found no uaCSTA account."""
+    return f"{mac}: started, 0 uaCSTA accounts" in SIM_LOG["path"].read_text()
+
+
 @pytest.fixture(scope="module")
 def net() -> Iterator[PhoneNet]:
     with phone_network(len(DEVICES)) as created:
@@ -72,6 +80,7 @@ def sim(net: PhoneNet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pho
         for i, d in enumerate(DEVICES)
     ]
     proc = net.sim(devices, folder)
+    SIM_LOG["path"] = folder / "sim.log"
     try:
         # up when every web interface answers
         for i in range(len(DEVICES)):
@@ -156,7 +165,8 @@ async def test_find_provide_delete(server: UacstaServer, sim: PhoneNet) -> None:
     search = asyncio.create_task(
         server.provisioner.find(sim.host_ip, [unreachable], duration=4.0, report=report)
     )
-    await asyncio.sleep(0.5)
+    # the search listens (and has sent its OPTIONS) before the phone boots
+    await eventually(lambda: any("listening" in line for line in progress))
     await reboot_by_web(pnp_only)  # boots while we search: its SUBSCRIBE is heard
     found = {s.ip: s for s in await search}
 
@@ -207,8 +217,9 @@ async def test_find_provide_delete(server: UacstaServer, sim: PhoneNet) -> None:
     outcomes = {o.ip: o for o in await server.provisioner.delete(provided)}
     assert all(o.state == "done" for o in outcomes.values()), outcomes
     await eventually(lambda: all(status(m) == "offline" for m in users), timeout=20)
-    # and after their restart they stay away
-    await asyncio.sleep(1.5)
+    # and after their restart they stay away: each has booted with no account left
+    macs = [DEVICES[i]["mac"] for i in GOOD]
+    await eventually(lambda: all(booted_without_account(m) for m in macs), timeout=20)
     assert all(status(m) == "offline" for m in users)
 
 

@@ -84,7 +84,7 @@ async def test_requests_and_vendor_refusals(server: UacstaServer) -> None:
     snom, poly = sim(server, "snom"), sim(server, "poly")
     for p in (snom, poly):
         await p.start()
-        await eventually(lambda p=p: is_up(server, p.mac))  # type: ignore[misc]
+        await eventually(lambda p=p: is_up(server, p.mac))
     s = session(server, snom.mac)
     assert s is not None
     device = DeviceID("sip:200@pbx.example")
@@ -97,9 +97,9 @@ async def test_requests_and_vendor_refusals(server: UacstaServer) -> None:
 
     answer = await s.request(GetDoNotDisturb(device=device))
     assert isinstance(answer, GetDoNotDisturbResponse) and answer.doNotDisturbOn is True
-    p = session(server, poly.mac)
-    assert p is not None
-    refused = await p.request(SetDoNotDisturb(device=device, doNotDisturbOn=True))
+    poly_session = session(server, poly.mac)
+    assert poly_session is not None
+    refused = await poly_session.request(SetDoNotDisturb(device=device, doNotDisturbOn=True))
     assert isinstance(refused, CSTAErrorCode) and str(refused) == "operation/serviceNotSupported"
     for phone in (snom, poly):
         await phone.stop()

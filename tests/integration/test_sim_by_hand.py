@@ -76,6 +76,7 @@ async def test_dnd_forwarding_and_mwi_by_hand(lab: Lab, hand: httpx.AsyncClient)
     r = await hand.put("/phones/00085D000203/forwarding", json={"type": "forwardBusy", "to": "201"})
     assert r.json()["forwarding"] == {"forwardBusy": "201"}
     fwd = await until(client, m.ForwardingEvent)
-    assert fwd.csta.forwardTo.value == "201"  # type: ignore[attr-defined,union-attr]
+    assert isinstance(fwd.csta, m.ForwardingEvent) and fwd.csta.forwardTo is not None
+    assert fwd.csta.forwardTo.value == "201"
     await hand.put("/phones/00085D000203/mwi", json={"on": True})
     assert (await until(client, m.MessageWaitingEvent)).csta.messageWaitingOn is True  # type: ignore[attr-defined]

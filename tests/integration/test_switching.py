@@ -3,7 +3,6 @@ CTI clients over the JSON face (WebSocket), the real server in between."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -299,7 +298,9 @@ async def test_dropped_client_resumes_without_losing_events(lab: Lab) -> None:
     client = await lab.client()
     await watch(client, "201")
     await client.drop()
-    await asyncio.sleep(0.1)
+    # the server has noticed: the client is detached, its session kept
+    sf = lab.server.switching
+    await eventually(lambda: any(not c.attached for c in sf.clients.values()))
     # events while the client is away are kept for it
     lab.phones["snom"].set_message_waiting(True)
     lab.phones["snom"].set_message_waiting(False)
@@ -470,7 +471,10 @@ async def test_calls_to_the_outside(lab: Lab, behaviour: str) -> None:
     assert isinstance(first[2].csta, m.DeliveredEvent)
     if behaviour == "answer":
         answered = await until(client, m.EstablishedEvent)
-        assert answered.csta.answeringDevice.device.value == "004989123456"  # type: ignore[attr-defined,union-attr]
+        assert isinstance(answered.csta, m.EstablishedEvent)
+        answering = answered.csta.answeringDevice
+        assert answering is not None and answering.device is not None
+        assert answering.device.value == "004989123456"
     else:
         with pytest.raises(TimeoutError):
             await until(client, m.EstablishedEvent, timeout=0.6)

@@ -182,7 +182,7 @@ async def test_server_restart_phones_come_back_and_clients_start_again(tmp_path:
     try:
         assert again.sessions is not None
         await eventually(
-            lambda: all(again.sessions.controllable(p.mac) for p in lab.phones.values()),  # type: ignore[union-attr]
+            lambda: all(again.sessions.controllable(p.mac) for p in lab.phones.values()),
             timeout=15,
         )
         # the old session is gone with the old process: the client hears so,

@@ -102,7 +102,7 @@ async def conformance(
     assert server.sessions is not None
     await eventually(
         lambda: all(
-            server.sessions.controllable(x.mac)  # type: ignore[union-attr]
+            server.sessions.controllable(x.mac)
             for x in (c.p, c.q, c.r)
         )
     )

@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.helpers.process import UacstaProcess, free_port, require
@@ -57,6 +58,22 @@ def wait_for_status(proc: UacstaProcess, mac: str, status: str) -> dict[str, obj
     raise AssertionError(f"{mac} never {status}: {proc.phones()}\n{proc.output()}")
 
 
+def wait_listening(port: int, proc: subprocess.Popen[str]) -> None:
+    """Until something listens on 127.0.0.1:``port`` (stunnel's accepting side)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0]
+        listening = {
+            c.laddr[1]
+            for c in psutil.net_connections(kind="tcp4")
+            if c.status == psutil.CONN_LISTEN and c.laddr
+        }
+        if port in listening:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
 def test_sipp_registers_over_tcp(uacsta: UacstaProcess, tmp_path: Path) -> None:
     run = sipp(uacsta.tcp_port, "register.xml", "001565AABBCC", PASSWORD, tmp_path)
     phone = wait_for_status(uacsta, "001565AABBCC", "registered")  # during sipp's pause
@@ -83,7 +100,7 @@ def test_sipp_registers_over_tls_through_stunnel(uacsta: UacstaProcess, tmp_path
         text=True,
     )
     try:
-        time.sleep(0.5)
+        wait_listening(local, tunnel)
         run = sipp(local, "register.xml", "000413AABBCC", PASSWORD, tmp_path)
         phone = wait_for_status(uacsta, "000413AABBCC", "registered")
         out, _ = run.communicate(timeout=30)

@@ -378,9 +378,11 @@ async def log_tail(
     except ValueError as exc:
         raise AdminError(str(exc)) from None
 
+    records = service.tail(wanted)  # from this moment on
+
     async def stream() -> AsyncIterator[bytes]:
         yield b": live\n\n"
-        async for record in service.tail(wanted):
+        async for record in records:
             if await request.is_disconnected():
                 return
             line = templates.get_template("log_line.html").render(r=record)

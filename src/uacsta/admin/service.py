@@ -125,6 +125,10 @@ class AdminService:
 
     async def update(self, section: str, changes: dict[str, Any]) -> BaseModel:
         """Change some settings of a section; nothing changes when any is wrong."""
+        return await self._store(section, await self._candidate(section, changes))
+
+    async def _candidate(self, section: str, changes: dict[str, Any]) -> BaseModel:
+        """The section as it would be after ``changes``, checked in full."""
         current = (await self.settings(section)).model_dump(mode="json")
         model, _ = SECTIONS[section]
         try:
@@ -142,7 +146,7 @@ class AdminService:
                 tls.check_pair(Path(candidate.cert_file), Path(candidate.key_file))
             except tls.CertificateError as exc:
                 raise AdminError(str(exc)) from None
-        return await self._store(section, candidate)
+        return candidate
 
     async def _store(self, section: str, candidate: BaseModel) -> BaseModel:
         try:
@@ -153,30 +157,35 @@ class AdminService:
         await self.parts.settings_changed()
         return saved
 
-    async def set_path(self, path: str, raw: str) -> BaseModel:
-        """One setting by name, ``advanced.sip_expiration`` = ``600`` (the CLI):
-        the same validation as a change from the web UI or the API."""
-        section, _, rest = path.partition(".")
-        if section not in SECTIONS:
-            raise AdminError(f"unknown settings section {section!r}", 404)
-        if not rest:
-            raise AdminError("give a setting as SECTION.NAME, e.g. advanced.sip_expiration")
-        current = (await self.settings(section)).model_dump(mode="json")
-        node: Any = current
-        keys = rest.split(".")
-        for key in keys[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or keys[-1] not in node:
-            raise AdminError(f"unknown setting {path!r}")
-        change: dict[str, Any] = {}
-        target = change
-        for key in keys[:-1]:
-            target = target.setdefault(key, {})
-        target[keys[-1]] = repo.parse_value(raw)
-        try:
-            return await self.update(section, change)
-        except AdminError as exc:
-            raise AdminError(f"{path}: {exc}", exc.status) from None
+    async def set_paths(self, pairs: list[tuple[str, str]]) -> dict[str, BaseModel]:
+        """Settings by name, ``advanced.sip_expiration`` = ``600`` (the CLI),
+        checked as a change from the web UI or the API is: all of them first,
+        so that nothing is stored when any is wrong."""
+        changes: dict[str, dict[str, Any]] = {}
+        for path, raw in pairs:
+            section, _, rest = path.partition(".")
+            if section not in SECTIONS:
+                raise AdminError(f"unknown settings section {section!r}", 404)
+            if not rest:
+                raise AdminError("give a setting as SECTION.NAME, e.g. advanced.sip_expiration")
+            node: Any = (await self.settings(section)).model_dump(mode="json")
+            keys = rest.split(".")
+            for key in keys[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or keys[-1] not in node:
+                raise AdminError(f"unknown setting {path!r}")
+            target = changes.setdefault(section, {})
+            for key in keys[:-1]:
+                target = target.setdefault(key, {})
+            target[keys[-1]] = repo.parse_value(raw)
+        candidates = {}
+        for section, change in changes.items():
+            try:
+                candidates[section] = await self._candidate(section, change)
+            except AdminError as exc:
+                names = ", ".join(p for p, _ in pairs if p.startswith(section + "."))
+                raise AdminError(f"{names}: {exc}", exc.status) from None
+        return {s: await self._store(s, c) for s, c in candidates.items()}
 
     def _check_ports_free(
         self, section: str, settings: ConnectionSettings, stored: dict[str, Any]
@@ -465,11 +474,16 @@ class AdminService:
         records = _read_records(self.parts.logs.folder / LOG_NAME)
         return [r for r in records if r.get("ts", "") >= since][-limit:]
 
-    async def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
-        """New log records as they are written, only those of these MACs (all
-        when empty)."""
+    def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
+        """New log records as they are written from now on (the position is
+        taken at the call, not at the first read), only those of these MACs
+        (all when empty)."""
         path = self.parts.logs.folder / LOG_NAME
         position = path.stat().st_size if path.exists() else 0
+        return self._follow(position, macs)
+
+    async def _follow(self, position: int, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
+        path = self.parts.logs.folder / LOG_NAME
         while True:
             await asyncio.sleep(0.3)
             if not path.exists():

@@ -243,6 +243,7 @@ def _feature_routes(
     call: Callable[[ClientSession, m.CstaMessage], Awaitable[JSONResponse]],
 ) -> None:
     """Do not disturb, forwarding, message waiting, and any CSTA request as JSON."""
+
     @app.get("/api/v1/devices/{device}/dnd", tags=["features"])
     async def get_dnd(device: str, client: Client) -> JSONResponse:
         return await call(client, m.GetDoNotDisturb(device=find(client, device).id))

@@ -149,6 +149,7 @@ class SimDevice:
         self.trusted_ca = ""  # Yealink: the CA loaded by URL at start
         self.phones: list[SimPhone] = []
         self.boots = 0
+        self.restarts_asked = 0  # reboots asked through the web interface
         self._udp: _Udp | None = None
         self._web: HttpService | None = None
         self._restart: asyncio.Task[None] | None = None
@@ -190,6 +191,7 @@ class SimDevice:
 
     def schedule_restart(self) -> None:
         """What the reboot button does: the answer goes out, then the phone restarts."""
+        self.restarts_asked += 1
         if self._restart is None or self._restart.done():
             self._restart = asyncio.get_running_loop().create_task(self.restart())
 

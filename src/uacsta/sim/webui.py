@@ -63,6 +63,7 @@ class SimDevice(Protocol):
 
     def schedule_restart(self) -> None: ...
 
+
 Handler = Callable[[Request], Awaitable[Response]]
 LOCKED = "settings are locked by the administrator"
 

@@ -3,6 +3,8 @@ no sleeps.  Each test reads what crossed the wire and what the core reported."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from uacsta.csta import model as m
 from uacsta.csta.codec import DecodeError, decode, encode
 from uacsta.csta.errors import CSTAErrorCode
@@ -29,7 +31,7 @@ from uacsta.sip.message import Request, Response, build_response
 from .peer import AOR, PhonePair, ScriptedPhone, client_invite, wire
 
 
-def kinds(events: list[object]) -> list[str]:
+def kinds(events: Sequence[object]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 

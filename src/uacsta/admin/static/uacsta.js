@@ -15,7 +15,11 @@ document.addEventListener("submit", (event) => {
   if (tailSource) tailSource.close();
   document.getElementById("tail").innerHTML = "";
   const macs = encodeURIComponent(document.getElementById("tail-macs").value);
+  const tail = document.getElementById("tail");
+  delete tail.dataset.live;
   tailSource = new EventSource("/ui/log/tail?macs=" + macs);
+  // Following from the moment the stream opened (shown, and waited on by tests).
+  tailSource.addEventListener("open", () => { tail.dataset.live = "1"; });
   tailSource.addEventListener("line", (e) => {
     const body = document.getElementById("tail");
     body.insertAdjacentHTML("beforeend", e.data);
