@@ -2,8 +2,9 @@
 IP address, answers SIP OPTIONS on UDP 5060, sends the plug-and-play SUBSCRIBE
 when it boots (snom, Yealink, Poly), serves its vendor's web interface
 (``webui.py``) and keeps its settings.  At every (re)start it reads its
-uaCSTA account from those settings (``uacsta.provisioning.accounts``, the
-same tables provisioning writes with) and registers where they point, as a
+uaCSTA account from those settings with its own reading of each vendor's keys
+(``sim/vendors.py``, not the tables provisioning writes with, so a provisioning
+test compares two sources) and registers where they point, as a
 real phone does; a Mitel phone first loads startup.cfg from its configuration
 server.  A Gigaset N870 base registers one uaCSTA account per handset.
 

@@ -1,6 +1,8 @@
 """The simulated phones' web interfaces: each vendor's login method (HTTP
 digest, basic, or a login form with a session cookie) and the endpoints that
-provisioning uses (``uacsta.provisioning.webui`` is the other side), on the
+provisioning uses (the server's side is each vendor's dialect in
+``uacsta.vendors``; this one is written from the vendors' interfaces on its
+own), on the
 phone's own settings.  A device with ``fault="write"`` refuses every change
 the way its vendor reports errors."""
 
