@@ -109,7 +109,7 @@ def serve(ctx: click.Context) -> None:
 
 
 async def _serve(cfg: Config) -> None:
-    from .net.service import ListenerError
+    from .net.sip_service import ListenerError
     from .net.tls import CertificateError
     from .server import UacstaServer
     from .store.db import StoreError
@@ -486,7 +486,7 @@ def provision() -> None:
 
 
 def _provisioner(cfg: Config, db: Any) -> Any:
-    from .provisioning.service import Provisioner
+    from .provisioning.provisioner import Provisioner
 
     return Provisioner(db, _box(cfg), lambda: _ca_text(cfg))
 
@@ -548,7 +548,7 @@ def provision_find(
         raise click.BadParameter(f"{local_ip} is not an address of this host; known: {known}")
 
     async def work(db: Any) -> Any:
-        from .provisioning.service import WebLogins
+        from .provisioning.provisioner import WebLogins
 
         prov = _provisioner(cfg, db)
         if web_user is not None or web_password is not None:
@@ -597,7 +597,7 @@ def _provision_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _provision_run(ctx: click.Context, action: str, **kw: Any) -> None:
     import dataclasses
 
-    from .provisioning.service import Target
+    from .provisioning.provisioner import Target
 
     cfg = _config(ctx)
     vendor = kw["vendor"] or ""
@@ -796,7 +796,7 @@ def sim(
 
 
 def _sim_devices(path: Path, duration: float | None) -> None:
-    from .net.service import ListenerError
+    from .net.sip_service import ListenerError
     from .sim.device import SimDevices, load_specs
 
     try:

@@ -16,18 +16,18 @@ from . import __version__
 from .admin.app import create_admin_app
 from .admin.auth import AdminAuth
 from .admin.service import AdminParts, AdminService
-from .clients.api import create_app
-from .clients.logins import ClientLogins
 from .config import Config
 from .core.switching import SwitchingFunction
+from .faces.json_api import create_app
+from .faces.logins import ClientLogins
 from .logs import LogManager
 from .net import tls
 from .phones.changes import TelephoneListChanges
 from .phones.directory import PhoneDirectory
 from .phones.registrar import Registrar
-from .phones.sessions import SessionManager
+from .phones.session_manager import SessionManager
 from .provisioning.jobs import Jobs
-from .provisioning.service import Provisioner
+from .provisioning.provisioner import Provisioner
 from .runtime.housekeeping import GcTuner, Housekeeping, LoopWatch, delete_logs_if_asked
 from .runtime.live import LiveSettings
 from .runtime.services import AdminWeb, ClientService, PhoneParts, PhoneService, StartupNotes

@@ -39,7 +39,7 @@ from uacsta.csta.model import (
 )
 from uacsta.csta.types import ConnectionID, DeviceID, EventCause
 from uacsta.csta.types import LocalConnectionState as S
-from uacsta.phones.session import PhoneSession
+from uacsta.phones.phone_session import PhoneSession
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 from uacsta.sim.switch import SimSwitch

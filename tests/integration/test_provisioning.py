@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
 from tests.integration.switching import http_url
-from uacsta.net.service import ListenerError
-from uacsta.provisioning.service import Outcome, Target
+from uacsta.net.sip_service import ListenerError
+from uacsta.provisioning.provisioner import Outcome, Target
 from uacsta.server import UacstaServer
 from uacsta.sim.device import DeviceSpec, SimDevices
 from uacsta.store import repo

@@ -21,7 +21,7 @@ from tests.conftest import eventually, make_config, prepare_store
 from tests.helpers.netns import PhoneNet, phone_network
 from tests.helpers.process import free_port
 from uacsta.provisioning.discovery import Sighting
-from uacsta.provisioning.service import Target
+from uacsta.provisioning.provisioner import Target
 from uacsta.server import UacstaServer
 from uacsta.store import repo
 

@@ -21,7 +21,7 @@ from uacsta.csta.model import (
 from uacsta.csta.types import DeviceID
 from uacsta.dialog import State as SessionState
 from uacsta.phones.lifecycle import Phase
-from uacsta.phones.session import PhoneSession, SessionSettings
+from uacsta.phones.phone_session import PhoneSession, SessionSettings
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 from uacsta.store import repo

@@ -14,7 +14,7 @@ from tests.conftest import PHONE_PASSWORD, eventually
 from uacsta.csta import model as m
 from uacsta.csta.errors import CSTAErrorCode
 from uacsta.csta.types import ConnectionID, DeviceID, ForwardingType, LocalConnectionState
-from uacsta.phones.session import PhoneSession
+from uacsta.phones.phone_session import PhoneSession
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 from uacsta.sim.switch import SimSwitch
@@ -100,12 +100,7 @@ async def conformance(
     for phone in (c.p, c.q, c.r):
         await phone.start()
     assert server.sessions is not None
-    await eventually(
-        lambda: all(
-            server.sessions.controllable(x.mac)
-            for x in (c.p, c.q, c.r)
-        )
-    )
+    await eventually(lambda: all(server.sessions.controllable(x.mac) for x in (c.p, c.q, c.r)))
     yield c
     for phone in (c.p, c.q, c.r):
         await phone.stop()

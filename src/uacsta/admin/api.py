@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from ..provisioning.service import Target
+from ..provisioning.provisioner import Target
 from ..settings import SECTIONS
 from .web import Admin, Service
 

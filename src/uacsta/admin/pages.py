@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from .. import __version__
 from ..provisioning.jobs import Job
-from ..provisioning.service import Target
+from ..provisioning.provisioner import Target
 from ..settings import SECTIONS, parse_mac_list
 from .auth import COOKIE
 from .service import AdminError, AdminService

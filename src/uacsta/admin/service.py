@@ -21,13 +21,13 @@ from pydantic import BaseModel, ValidationError
 
 from ..logs import LOG_NAME, LogManager, check_writable
 from ..net import tls
-from ..net.service import ListenerError, Listening, bind
+from ..net.sip_service import ListenerError, Listening, bind
 from ..phones.changes import TelephoneListChanges
 from ..phones.directory import PhoneDirectory
 from ..provisioning.discovery import expand_targets
 from ..provisioning.jobs import Job, Jobs
 from ..provisioning.network import local_interfaces
-from ..provisioning.service import Provisioner, Target, is_secret, vendor_password_key
+from ..provisioning.provisioner import Provisioner, Target, is_secret, vendor_password_key
 from ..secrets_box import SecretBox
 from ..settings import (
     SECTIONS,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ..csta.callstate import CallTracker
 from ..csta.model import CstaMessage
-from .clients import ClientSession
+from .client_session import ClientSession
 from .devices import Device
 
 

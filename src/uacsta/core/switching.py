@@ -31,9 +31,9 @@ from ..csta.types import (
     SystemStatus,
 )
 from ..phones.lifecycle import Phase
-from ..phones.session import PhoneSession, SessionError
-from ..phones.sessions import PhoneLine
-from .clients import ClientSession, FaceKind, ResumeError
+from ..phones.phone_session import PhoneSession, SessionError
+from ..phones.session_manager import PhoneLine
+from .client_session import ClientSession, FaceKind, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
 from .monitors import MonitorPoint, MonitorTable, PointState, Subscription
 from .router import SERVER_SERVICES, Route, respell, route, subject

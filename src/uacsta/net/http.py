@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from .service import ListenerError, Listening, bind
+from .sip_service import ListenerError, Listening, bind
 
 log = logging.getLogger("uacsta.net")
 # A client that stops reading is noticed by its event queue (and closed) once

@@ -16,7 +16,7 @@ from ..sip.uas import UasPolicy, precheck_request
 from ..sip.uri import SipUri
 from ..vendors import normalise_user
 from .registrar import SERVER_HEADER, Registrar
-from .sessions import SessionManager
+from .session_manager import SessionManager
 
 log = logging.getLogger("uacsta.sip")
 ALLOW = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, INFO"

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .discovery import Sighting
-from .service import Outcome, Report
+from .provisioner import Outcome, Report
 
 log = logging.getLogger("uacsta.provisioning")
 KEEP = 20  # finished jobs kept for their screens

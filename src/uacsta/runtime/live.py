@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from ..logs import LogManager, check_writable
+from ..phones.phone_session import SessionSettings
 from ..phones.registrar import RegistrarPolicy
-from ..phones.session import SessionSettings
 from ..secrets_box import SecretBox
 from ..settings import Advanced, ClientConnection, Diagnostics, default_client_connection
 from ..store import repo

@@ -14,20 +14,20 @@ from datetime import datetime
 from typing import cast
 
 from ..admin.auth import AdminAuth
-from ..clients.logins import ClientLogins
-from ..clients.sip import SipClientFace
 from ..config import Config
 from ..core.switching import SwitchingFunction
+from ..faces.logins import ClientLogins
+from ..faces.sip import SipClientFace
 from ..net import tls
 from ..net.connection import SipConnection
 from ..net.http import HttpService
-from ..net.service import ListenerError, Listening, SipService
+from ..net.sip_service import ListenerError, Listening, SipService
 from ..phones.directory import PhoneDirectory
 from ..phones.endpoint import PhoneEndpoint
 from ..phones.registrar import Registrar
-from ..phones.sessions import SessionManager
+from ..phones.session_manager import SessionManager
 from ..provisioning.config_server import create_config_app
-from ..provisioning.service import CONFIG_SERVER, config_token
+from ..provisioning.provisioner import CONFIG_SERVER, config_token
 from ..secrets_box import SecretBox
 from ..settings import PhoneConnection, ProvisioningOptions, TlsSettings
 from ..sip.digest import DigestServer

@@ -12,7 +12,7 @@ from ..csta.types import SystemStatus
 from ..phones.directory import PhoneDirectory
 from ..phones.lifecycle import Phase
 from ..phones.registrar import Registrar
-from ..phones.sessions import SessionManager
+from ..phones.session_manager import SessionManager
 from .housekeeping import LoopWatch
 from .services import ClientService, PhoneService
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from uacsta.core.clients import ClientClosed, ClientSession, FaceKind, ResumeError
+from uacsta.core.client_session import ClientClosed, ClientSession, FaceKind, ResumeError
 from uacsta.core.devices import DeviceDirectory, DeviceRights
 from uacsta.core.router import Route, respell, route, subject
 from uacsta.csta import model as m

@@ -27,8 +27,8 @@ from ..sip.transaction import TIMEOUT
 from ..vendors import profile
 from .directory import PhoneDirectory
 from .lifecycle import Lifecycle, Phase, Trigger
+from .phone_session import PhoneSession, SessionSettings
 from .registrar import Binding, BindingChange
-from .session import PhoneSession, SessionSettings
 
 log = logging.getLogger("uacsta.session")
 MAX_BACKOFF = 60.0

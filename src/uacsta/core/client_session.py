@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..csta.model import CstaMessage
 from .devices import DeviceRights
 
-log = logging.getLogger("uacsta.clients")
+log = logging.getLogger("uacsta.faces")
 _ids = itertools.count(1)
 
 

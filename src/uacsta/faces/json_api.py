@@ -34,7 +34,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..core.clients import ClientClosed, ClientSession, FaceKind, ResumeError
+from ..core.client_session import ClientClosed, ClientSession, FaceKind, ResumeError
 from ..core.devices import Device
 from ..core.switching import Answer, DeviceState, SwitchingFunction
 from ..csta import model as m
@@ -46,7 +46,7 @@ from ..net.asgi import BoundedJson, SecurityHeaders
 from ..settings import ClientConnection
 from .logins import ClientLogins
 
-log = logging.getLogger("uacsta.clients")
+log = logging.getLogger("uacsta.faces")
 LOGIN_TIMEOUT = 10.0
 # Services that need an event stream: only over the WebSocket.
 STREAM_ONLY = (m.MonitorStart, m.MonitorStop, m.GetSwitchingFunctionDevices, m.SystemRegister)

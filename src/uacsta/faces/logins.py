@@ -17,7 +17,7 @@ from ..sip.digest import compute_ha1
 from ..store import repo
 from ..store.db import Database
 
-log = logging.getLogger("uacsta.clients")
+log = logging.getLogger("uacsta.faces")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ..core.clients import ClientClosed, ClientSession, FaceKind
+from ..core.client_session import ClientClosed, ClientSession, FaceKind
 from ..core.switching import SwitchingFunction
 from ..csta import model as m
 from ..csta.codec import CSTA_TYPE, decode, encode
@@ -41,7 +41,7 @@ from ..sip.message import Request, Response, build_response
 from ..sip.uas import UasPolicy, precheck_request
 from .logins import ClientLogins
 
-log = logging.getLogger("uacsta.clients")
+log = logging.getLogger("uacsta.faces")
 SERVER_HEADER = ("Server", "uacsta")
 POLICY = UasPolicy(allow=tuple(DIALOG_ALLOW.split(", ")))
 
