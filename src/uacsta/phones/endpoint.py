@@ -7,6 +7,8 @@ import secrets
 import time
 from collections.abc import Callable
 
+from ..csta.codec import CSTA_TYPE
+from ..dialog.core import DIALOG_ALLOW
 from ..logs import log_tag
 from ..net.connection import SipConnection
 from ..sip.address import Via
@@ -19,7 +21,8 @@ from .registrar import SERVER_HEADER, Registrar
 from .session_manager import SessionManager
 
 log = logging.getLogger("uacsta.sip")
-ALLOW = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, INFO"
+# What a phone may send: its registrations, and the uaCSTA dialog's methods.
+ALLOW = f"REGISTER, {DIALOG_ALLOW}"
 POLICY = UasPolicy(allow=tuple(ALLOW.split(", ")))
 
 
@@ -111,7 +114,7 @@ class PhoneEndpoint:
                 req,
                 200,
                 to_tag=to_tag,
-                extra=[("Allow", ALLOW), ("Accept", "application/csta+xml"), SERVER_HEADER],
+                extra=[("Allow", ALLOW), ("Accept", CSTA_TYPE), SERVER_HEADER],
             )
         if method == "ACK":
             return None
