@@ -54,9 +54,33 @@ class UacstaProcess:
             raise AssertionError(f"uacsta {' '.join(args)} failed: {result.stderr}")
         return result
 
+    def configure_cli(self, *args: str) -> None:
+        """A configuring command through the real CLI code, in this process:
+        the server under test starts in about two seconds instead of paying an
+        interpreter start per setting (the CLI as a subprocess has tests of
+        its own in test_cli.py)."""
+        import asyncio
+
+        from click.testing import CliRunner
+
+        from uacsta.cli import main
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:  # an async test: the CLI runs its own event loop, so in a process
+            self.cli(*args)
+            return
+        env = {k: v for k, v in self.env.items() if k.startswith("UACSTA_")}
+        result = CliRunner().invoke(main, list(args), env=env)
+        if result.exit_code != 0:
+            raise AssertionError(
+                f"uacsta {' '.join(args)} failed: {result.output} {result.exception!r}"
+            )
+
     def configure(self, password: str) -> None:
-        # one invocation for all settings: each CLI start costs a second
-        self.cli(
+        self.configure_cli(
             "settings",
             "set",
             "phone_connection.lan.address",
@@ -66,7 +90,7 @@ class UacstaProcess:
             "phone_connection.lan.tls_port",
             str(self.tls_port),
         )
-        self.cli("password", "phone", "--password", password)
+        self.configure_cli("password", "phone", "--password", password)
 
     def configure_clients(self, login: str, password: str) -> None:
         """Client connection on free loopback ports, and one client login."""
@@ -79,8 +103,8 @@ class UacstaProcess:
             ("https_port", str(free_port())),
         ]
         args = [part for key, value in pairs for part in (f"client_connection.lan.{key}", value)]
-        self.cli("settings", "set", *args)
-        self.cli("password", "client", login, "--password", password)
+        self.configure_cli("settings", "set", *args)
+        self.configure_cli("password", "client", login, "--password", password)
 
     def start(self) -> None:
         log = open(self.data_dir / "serve.out", "w")  # noqa: SIM115 - lives with the process
