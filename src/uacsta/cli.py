@@ -319,47 +319,58 @@ def admin() -> None:
     """Accounts of the admin web UI."""
 
 
+def _admin_password(name: str, value: str | None) -> str:
+    if value is None:
+        value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    from .settings import client_password_problem
+
+    problem = client_password_problem(value or "")
+    if problem:
+        raise click.ClickException(problem)
+    return value or ""
+
+
+def _admin_change(ctx: click.Context, change: Callable[[Any], Awaitable[None]]) -> None:
+    from .admin.auth import AccountError, AdminAuth
+    from .store.repo import SettingsError
+
+    async def run(db: Any) -> None:
+        await change(AdminAuth(db))
+
+    try:
+        _run(_with_store(_config(ctx), run))
+    except (AccountError, ValueError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @admin.command("create")
 @click.argument("name")
 @click.option("--password", "value", help="The password (prompted for when omitted).")
 @click.pass_context
 def admin_create(ctx: click.Context, name: str, value: str | None) -> None:
-    """Add an admin account, or set the password of an existing one."""
-    from .admin.auth import AdminAuth
-    from .store.repo import SettingsError
-
-    if value is None:
-        value = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
-    assert value is not None
-    from .settings import client_password_problem
-
-    problem = client_password_problem(value)
-    if problem:
-        raise click.ClickException(problem)
-    secret = value
-
-    async def change(db: Any) -> bool:
-        return await AdminAuth(db).set_password(name, secret)
-
-    try:
-        new = _run(_with_store(_config(ctx), change))
-    except (ValueError, SettingsError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"admin account {name} {'created' if new else 'password changed'}")
+    """Add an admin account (an existing name is refused: use 'admin password')."""
+    secret = _admin_password(name, value)
+    _admin_change(ctx, lambda auth: auth.create(name, secret))
+    click.echo(f"admin account {name} created")
 
 
-admin.add_command(admin_create, "password")
+@admin.command("password")
+@click.argument("name")
+@click.option("--password", "value", help="The new password (prompted for when omitted).")
+@click.pass_context
+def admin_password(ctx: click.Context, name: str, value: str | None) -> None:
+    """Change the password of an existing admin account."""
+    secret = _admin_password(name, value)
+    _admin_change(ctx, lambda auth: auth.change_password(name, secret))
+    click.echo(f"admin account {name}: password changed")
 
 
 @admin.command("remove")
 @click.argument("name")
 @click.pass_context
 def admin_remove(ctx: click.Context, name: str) -> None:
-    """Remove an admin account."""
-    from .store import repo
-
-    if not _run(_with_store(_config(ctx), lambda db: repo.remove_admin(db, name))):
-        raise click.ClickException(f"no admin account {name!r}")
+    """Remove an admin account (not the last one); its sessions end."""
+    _admin_change(ctx, lambda auth: auth.remove(name))
     click.echo(f"admin account {name} removed")
 
 

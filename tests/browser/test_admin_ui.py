@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, client_tls, eventually
+from uacsta.net import tls
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 
@@ -193,3 +194,48 @@ async def test_changed_tls_port_accepts_tls_after_a_service_restart(
     )
     assert isinstance(writer.get_extra_info("ssl_object"), ssl.SSLObject)
     writer.close()
+
+
+async def test_certificate_panel_shows_the_certificate_and_gives_the_ca(
+    page: Page, server: UacstaServer
+) -> None:
+    paths = server.certificates.paths
+    assert paths is not None and paths.ca is not None
+    await log_in(page)
+    for screen in ("Phone connection", "Client connection"):
+        await page.get_by_role("link", name=screen).click()
+        panel = page.locator("dl", has_text="SHA-256 fingerprint")
+        await expect(panel).to_contain_text(tls.info(paths.cert).sha256)
+        async with page.expect_download() as download:
+            await page.get_by_role("link", name="Download the local CA").click()
+        saved = await (await download.value).path()
+        assert Path(saved).read_text() == paths.ca.read_text()
+    await shot(page, "09-certificate")
+
+
+async def test_stopping_a_service_asks_first(page: Page, server: UacstaServer) -> None:
+    await log_in(page)
+    stop = page.locator("#status-counts tr", has_text="Phone service").get_by_role(
+        "button", name="Stop"
+    )
+    asked: list[str] = []
+
+    async def dismiss(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    await stop.click()
+    await eventually(lambda: len(asked) == 1)
+    assert "loses its uaCSTA dialog" in asked[0]
+    assert server.phones.running  # dismissed: nothing stopped
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    page.once("dialog", accept)
+    await stop.click()
+    await expect(page.locator("#status-counts tr", has_text="Phone service")).to_contain_text(
+        "stopped"
+    )
+    assert not server.phones.running

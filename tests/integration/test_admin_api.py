@@ -329,3 +329,21 @@ async def test_admin_ui_over_https(tmp_path: Path) -> None:
                 await http.get("/login")
     finally:
         await server.stop()
+
+
+async def test_a_removed_account_loses_its_sessions(server: UacstaServer) -> None:
+    """Removed by the CLI (another process, another AdminAuth): the browser
+    session of that account ends at its next request."""
+    from uacsta.admin.auth import AccountError, AdminAuth
+
+    cli = AdminAuth(server.db)
+    await cli.create("temp", "temp-Password-1")
+    async with httpx.AsyncClient(base_url=admin_url(server)) as browser:
+        r = await browser.post("/login", data={"name": "temp", "password": "temp-Password-1"})
+        assert r.status_code == 303
+        assert (await browser.get("/status")).status_code == 200
+        await cli.remove("temp")
+        r = await browser.get("/status")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+    with pytest.raises(AccountError, match="the last admin account"):
+        await cli.remove("admin")

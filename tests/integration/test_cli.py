@@ -179,16 +179,30 @@ def test_cert_show_and_client_password(fast_cli: InProcess) -> None:
 
 
 def test_admin_accounts(fast_cli: InProcess) -> None:
-    assert (
-        "created" in fast_cli.cli("admin", "create", "ops", "--password", "ops-Password-1").output
+    def cli(*args: str) -> tuple[int, str]:
+        result = fast_cli.cli("admin", *args, check=False)
+        return result.exit_code, result.output
+
+    assert cli("create", "ops", "--password", "ops-Password-1") == (
+        0,
+        "admin account ops created\n",
     )
-    out = fast_cli.cli("admin", "password", "ops", "--password", "ops-Password-2").output
-    assert "password changed" in out
-    short = fast_cli.cli("admin", "create", "x", "--password", "short", check=False)
-    assert short.exit_code != 0 and "at least 8 characters" in short.output
-    assert fast_cli.cli("admin", "remove", "ops").exit_code == 0
-    gone = fast_cli.cli("admin", "remove", "ops", check=False)
-    assert gone.exit_code != 0 and "no admin account 'ops'" in gone.output
+    # an existing name is not silently given a new password
+    code, out = cli("create", "ops", "--password", "other-Password-1")
+    assert code != 0 and "exists; change its password with 'uacsta admin password ops'" in out
+    code, out = cli("password", "ops", "--password", "ops-Password-2")
+    assert code == 0 and "password changed" in out
+    code, out = cli("password", "nobody", "--password", "ops-Password-2")
+    assert code != 0 and "no admin account 'nobody'" in out
+    code, out = cli("create", "x", "--password", "short")
+    assert code != 0 and "at least 8 characters" in out
+    assert cli("create", "backup", "--password", "backup-Password-1")[0] == 0
+    assert cli("remove", "ops")[0] == 0
+    code, out = cli("remove", "ops")
+    assert code != 0 and "no admin account 'ops'" in out
+    # the last account stays: nobody could administer the server otherwise
+    code, out = cli("remove", "backup")
+    assert code != 0 and "the last admin account" in out
 
 
 def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:

@@ -44,6 +44,10 @@ VERIFIED_FOR = 60.0  # seconds a verified name and password are taken without ar
 MAX_VERIFIED = 256
 
 
+class AccountError(Exception):
+    """An account change refused, with what to do instead."""
+
+
 class AdminAuth:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -74,6 +78,45 @@ class AdminAuth:
 
     async def set_password(self, name: str, password: str) -> bool:
         return await repo.set_admin(self.db, name, self.hash(password))
+
+    async def create(self, name: str, password: str) -> None:
+        """A new account; an existing name is refused (its password is changed
+        with :meth:`change_password`, never by accident)."""
+        if await repo.get_admin(self.db, name) is not None:
+            raise AccountError(
+                f"admin account {name!r} exists; change its password with "
+                f"'uacsta admin password {name}'"
+            )
+        await self.set_password(name, password)
+
+    async def change_password(self, name: str, password: str) -> None:
+        if await repo.get_admin(self.db, name) is None:
+            raise AccountError(f"no admin account {name!r}; create it with 'uacsta admin create'")
+        await self.set_password(name, password)
+
+    async def remove(self, name: str) -> None:
+        """Remove an account and end its sessions; the last one stays, or
+        nobody could administer the server."""
+        if await repo.get_admin(self.db, name) is None:
+            raise AccountError(f"no admin account {name!r}")
+        if await repo.count_admins(self.db) <= 1:
+            raise AccountError(f"{name!r} is the last admin account; create another one first")
+        await repo.remove_admin(self.db, name)
+        self.end_sessions(name)
+        log.info("admin account %s removed", name)
+
+    def end_sessions(self, name: str) -> None:
+        for token, session in list(self._sessions.items()):
+            if session.name == name:
+                del self._sessions[token]
+
+    async def still_there(self, session: AdminSession) -> bool:
+        """Whether the session's account still exists (another process, the
+        CLI, may have removed it): a removed account's sessions end."""
+        if await repo.get_admin(self.db, session.name) is not None:
+            return True
+        self.end_sessions(session.name)
+        return False
 
     async def verify(self, name: str, password: str, source: str) -> bool:
         now = time.monotonic()

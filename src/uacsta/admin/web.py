@@ -37,6 +37,8 @@ class NeedLogin(Exception):
 async def admin(request: Request) -> AdminSession:
     auth: AdminAuth = request.app.state.auth
     session = auth.session(request.cookies.get(COOKIE))
+    if session is not None and not await auth.still_there(session):
+        session = None
     if session is not None:
         if request.method in UNSAFE:
             given = request.headers.get("x-csrf-token")
