@@ -131,26 +131,54 @@ async def _serve(cfg: Config) -> None:
     ) as exc:
         await server.stop()
         raise click.ClickException(str(exc)) from None
-    for line in server.notes.lines:
-        click.echo(line, err=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    listening = [
-        item
-        for service in (server.phones, server.client_sip, server.client_api, server.admin_ui)
-        if service is not None
-        for item in service.listening
-    ]
-    click.echo(
-        "uacsta is running: "
-        + ", ".join(f"{x.name} {x.host}:{x.port}" for x in listening)
-        + f"; log {server.log_file}",
-        err=True,
-    )
+    click.echo(_summary(server), err=True)
     await stop.wait()
     await server.stop()
+
+
+def _summary(server: Any) -> str:
+    """What runs where, once the server is up; then what was generated."""
+
+    def where(item: Any, path: str = "/") -> str:
+        if item.transport.startswith("HTTP"):  # also "HTTP (configuration server)"
+            scheme = "https" if item.transport.startswith("HTTPS") else "http"
+            return f"{scheme}://{item.host}:{item.port}{path}"
+        return f"{item.transport} {item.host}:{item.port}"
+
+    phones = server.phone_service.listening
+    rows = [
+        ("phones", ", ".join(where(i) for i in phones if i.transport in ("TCP", "TLS"))),
+        (
+            "Mitel startup.cfg",
+            ", ".join(where(i) for i in phones if i.transport.startswith("HTTP"))
+            or "off (provisioning options: HTTP port)",
+        ),
+        (
+            "CTI clients",
+            ", ".join(
+                where(i, "/api/v1/") if i.transport.startswith("HTTP") else "SIP " + where(i)
+                for i in server.client_service.listening
+            ),
+        ),
+        (
+            "admin web UI",
+            ", ".join(where(i) for i in server.admin_ui.listening) if server.admin_ui else "off",
+        ),
+        ("data folder", str(server.config.data_dir)),
+        ("log", str(server.log_file)),
+    ]
+    lines = ["uacsta is running:"] + [f"  {name:<18} {value}" for name, value in rows]
+    if server.notes.lines:
+        lines += ["", *server.notes.lines]
+        lines.append(
+            f"(Also written to {server.notes.path}, readable by this user only: "
+            "delete it once they are kept elsewhere.)"
+        )
+    return "\n".join(lines)
 
 
 # -- phones ----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class UacstaServer:
         # exist first (a fresh machine's first start).
         prepare_data_folder(config.data_dir)
         clock = time.monotonic  # the one clock of the domain's sweeps and deadlines
-        self.notes = StartupNotes()
+        self.notes = StartupNotes(config.data_dir)
         self.db = db = Database(config.db_url)
         self.box = box = SecretBox(config.data_dir / "secret.key")
         self.logs = LogManager(config.data_dir / "logs", config.console_log_level)
@@ -94,7 +94,7 @@ class UacstaServer:
         live.listeners.append(self._follow_settings)
         parts = PhoneParts(self.registrar, self.sessions, self.switching, self.directory)
         self.phone_service = PhoneService(
-            config, db, box, live, self.certificates, parts, clock, self.notes.lines
+            config, db, box, live, self.certificates, parts, clock, self.notes
         )
         self.client_service = ClientService(
             config,
@@ -149,7 +149,7 @@ class UacstaServer:
             self.certificates,
             self.admin_auth,
             create_admin_app(self.admin, self.admin_auth),
-            self.notes.lines,
+            self.notes,
         )
         self.admin_ui = self.admin_web.http
         self.housekeeping = Housekeeping(
@@ -172,7 +172,7 @@ class UacstaServer:
         await self.db.migrate()
         generated = await self.live.load()
         if generated:
-            self.notes.lines.append(
+            self.notes.add(
                 f"Phone password (set on the phones' uaCSTA identity; change it with "
                 f"'uacsta password phone'): {generated}"
             )

@@ -229,6 +229,16 @@ def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.loads(response.read())["phone_service"]["running"] is True
         assert found.group(1) not in (cli.data_dir / "logs" / "uacsta.log").read_text()
+        # the summary says what runs where
+        out = cli.output()
+        assert f"TCP 127.0.0.1:{cli.tcp_port}, TLS 127.0.0.1:{cli.tls_port}" in out, out
+        assert f"admin web UI       http://127.0.0.1:{cli.admin_port}/" in out, out
+        assert f"data folder        {cli.data_dir}" in out, out
+        # what was generated is kept for the owner only, in the data folder
+        kept = cli.data_dir / "first-start.txt"
+        assert kept.stat().st_mode & 0o777 == 0o600
+        assert found.group(1) in kept.read_text()
+        assert str(kept) in out
     finally:
         cli.stop()
     cli.start()  # the second start makes no new account and prints nothing

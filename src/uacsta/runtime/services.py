@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import cast
 
 from ..admin.auth import AdminAuth
@@ -60,11 +62,30 @@ def sip_service(
     )
 
 
+FIRST_START_FILE = "first-start.txt"
+
+
 @dataclass
 class StartupNotes:
-    """What the server says once at start (and the CLI prints)."""
+    """What the server says once at start (and the CLI prints after its
+    summary).  What was generated (passwords, the local CA) is also written at
+    once to ``first-start.txt`` in the data folder, readable by the server's
+    user only: a start interrupted before the console showed it loses nothing."""
 
+    folder: Path
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.folder / FIRST_START_FILE
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {line}\n")
+        self.path.chmod(0o600)
 
 
 @dataclass
@@ -88,7 +109,7 @@ class PhoneService:
         certificates: tls.Certificates,
         parts: PhoneParts,
         clock: Callable[[], float],
-        notes: list[str],
+        notes: StartupNotes,
     ) -> None:
         self.config, self.db, self.box, self.live = config, db, box, live
         self.certificates = certificates
@@ -107,7 +128,8 @@ class PhoneService:
 
     @property
     def listening(self) -> list[Listening]:
-        return self.sip.listening
+        served = self.config_server.listening if self.config_server is not None else []
+        return [*self.sip.listening, *served]
 
     def _idle_timeout(self, conn: SipConnection) -> float:
         if conn.macs:
@@ -129,7 +151,7 @@ class PhoneService:
         if generated:
             ca_info = tls.info(paths.ca) if paths.ca else None
             log.warning("generated a local CA and TLS certificate: %s", paths.cert)
-            self.notes.append(
+            self.notes.add(
                 f"Generated a local CA and a TLS certificate for {self.config.host_name}: "
                 f"{paths.cert} (CA {paths.ca}, SHA-256 fingerprint "
                 f"{ca_info.sha256 if ca_info else '?'})"
@@ -271,7 +293,7 @@ class AdminWeb:
         certificates: tls.Certificates,
         auth: AdminAuth,
         app: object,
-        notes: list[str],
+        notes: StartupNotes,
     ) -> None:
         self.config = config
         self.certificates = certificates
@@ -289,11 +311,14 @@ class AdminWeb:
         if await self.auth.has_no_admin():
             password = generate_password()
             await self.auth.set_password("admin", password)
-            self.notes.append(
+            self.notes.add(
                 f"Admin web UI account 'admin', password (shown once; change it with "
                 f"'uacsta admin password admin'): {password}"
             )
-            log.warning("created the admin account 'admin'; its password was shown on the console")
+            log.warning(
+                "created the admin account 'admin'; its password is on the console and in %s",
+                self.notes.path,
+            )
         kind, context = "HTTP", None
         if self.config.admin_tls:
             kind, context = "HTTPS", self.certificates.context()
