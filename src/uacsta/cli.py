@@ -339,6 +339,48 @@ def settings_set(ctx: click.Context, pairs: tuple[str, ...]) -> None:
     click.echo(json.dumps(shown if len(shown) > 1 else next(iter(shown.values())), indent=2))
 
 
+@settings.command("export")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="A file instead of standard output."
+)
+@click.pass_context
+def settings_export(ctx: click.Context, output: str | None) -> None:
+    """Every runtime settings section as TOML, for version control or another
+    server (`settings import` reads it back; passwords are not settings)."""
+    import tomli_w
+
+    async def export(service: Any) -> Any:
+        return await service.export_settings()
+
+    text = tomli_w.dumps(_run(_with_admin(_config(ctx), export)))
+    header = "# uacsta runtime settings (uacsta settings import FILE); \"off\": turned off\n"
+    if output:
+        Path(output).write_text(header + text)
+        click.echo(f"settings written to {output}", err=True)
+    else:
+        click.echo(header + text, nl=False)
+
+
+@settings.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def settings_import(ctx: click.Context, file: str) -> None:
+    """Store the settings of a TOML file (whole sections or some settings of
+    them): all checked first, stored together or not at all."""
+    import tomllib
+
+    try:
+        document = tomllib.loads(Path(file).read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} is not TOML: {exc}") from None
+
+    async def load(service: Any) -> Any:
+        return await service.import_settings(document)
+
+    stored = _run(_with_admin(_config(ctx), load))
+    click.echo(f"settings stored: {', '.join(stored) or 'none'}")
+
+
 # -- passwords ----------------------------------------------------------------------------
 
 

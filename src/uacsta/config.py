@@ -59,6 +59,10 @@ class Config(BaseSettings):
     # HTTPS for the admin web UI, with the server's certificate (the one the
     # phone and client connections use).
     admin_tls: bool = False
+    # Runtime settings (as `uacsta settings export` writes them) taken at the
+    # first start, when the database holds none yet: ports and addresses for
+    # containers, packages and tests.  Later starts leave the stored ones alone.
+    initial_settings: str = ""
 
     @field_validator("admin_listen")
     @classmethod

@@ -170,6 +170,7 @@ class UacstaServer:
     async def start(self) -> None:
         prepare_data_folder(self.config.data_dir)
         await self.db.migrate()
+        await self.admin.first_start_settings(self.config.initial_settings)
         generated = await self.live.load()
         if generated:
             self.notes.add(

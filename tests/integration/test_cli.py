@@ -267,3 +267,53 @@ def test_admin_port_in_use_says_how_to_move_it(cli: UacstaProcess) -> None:
         assert "UACSTA_ADMIN_LISTEN" in result.stderr
     finally:
         holder.close()
+
+
+def test_settings_export_and_import_round_trip(fast_cli: InProcess, tmp_path: Path) -> None:
+    import tomllib
+
+    fast_cli.cli(
+        "settings",
+        "set",
+        "advanced.sip_expiration",
+        "900",
+        "phone_connection.lan.tls_port",
+        "null",
+        "diagnostics.mac_filter",
+        "000413AABBCC",
+    )
+    exported = tmp_path / "settings.toml"
+    fast_cli.cli("settings", "export", "--output", str(exported))
+    document = tomllib.loads(exported.read_text())
+    assert document["advanced"]["sip_expiration"] == 900
+    assert document["phone_connection"]["lan"]["tls_port"] == "off"  # TOML has no null
+    assert "password" not in exported.read_text().lower()
+    before = fast_cli.cli("settings", "show").output
+    # another server: other values, then the file brings them back
+    fast_cli.cli(
+        "settings", "set", "advanced.sip_expiration", "600", "phone_connection.lan.tls_port", "5071"
+    )
+    result = fast_cli.cli("settings", "import", str(exported))
+    assert "settings stored: " in result.output
+    assert fast_cli.cli("settings", "show").output == before
+
+
+def test_a_bad_import_changes_nothing(fast_cli: InProcess, tmp_path: Path) -> None:
+    before = fast_cli.cli("settings", "show").output
+    part = tmp_path / "part.toml"
+    # a valid section and a wrong one: neither is stored
+    part.write_text(
+        "[advanced]\nsip_expiration = 900\n\n[phone_connection.lan]\ntcp_port = 70000\n"
+    )
+    result = fast_cli.cli("settings", "import", str(part), check=False)
+    assert result.exit_code != 0 and "[phone_connection]" in result.output, result.output
+    assert "less than or equal to 65535" in result.output
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[advanced]\nsip_expiration = 900\n[nosuch]\nx = 1\n")
+    result = fast_cli.cli("settings", "import", str(unknown), check=False)
+    assert result.exit_code != 0 and "unknown settings section 'nosuch'" in result.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[advanced\n")
+    result = fast_cli.cli("settings", "import", str(broken), check=False)
+    assert result.exit_code != 0 and "is not TOML" in result.output
+    assert fast_cli.cli("settings", "show").output == before

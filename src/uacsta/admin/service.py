@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import json
 import logging
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +63,25 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+OFF = "off"  # a setting that is off (no port), in formats without null
+
+
+def _nulls_as(mark: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _nulls_as(mark, v) for k, v in value.items()}
+    return mark if value is None else value
+
+
+def _off_as_null(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _off_as_null(v) for k, v in value.items()}
+    return None if value == OFF else value
+
+
+def _read_text(path: str) -> str:
+    return Path(path).expanduser().read_text()
 
 
 def _masked(key: str, value: str) -> str:
@@ -178,14 +198,58 @@ class AdminService:
             for key in keys[:-1]:
                 target = target.setdefault(key, {})
             target[keys[-1]] = repo.parse_value(raw)
+        return await self._apply(
+            changes, lambda section: ", ".join(p for p, _ in pairs if p.startswith(section + "."))
+        )
+
+    async def _apply(
+        self, changes: dict[str, dict[str, Any]], named: Callable[[str], str]
+    ) -> dict[str, BaseModel]:
+        """Every section checked first, then all stored: nothing is stored when
+        any is wrong; the error names what was wrong with ``named(section)``."""
         candidates = {}
         for section, change in changes.items():
             try:
                 candidates[section] = await self._candidate(section, change)
             except AdminError as exc:
-                names = ", ".join(p for p, _ in pairs if p.startswith(section + "."))
-                raise AdminError(f"{names}: {exc}", exc.status) from None
+                raise AdminError(f"{named(section)}: {exc}", exc.status) from None
         return {s: await self._store(s, c) for s, c in candidates.items()}
+
+    async def export_settings(self) -> dict[str, Any]:
+        """Every settings section as plain values (no passwords: those are not
+        settings), a setting that is off written ``"off"``: TOML has no null."""
+        return {
+            name: _nulls_as(OFF, (await self.settings(name)).model_dump(mode="json"))
+            for name in SECTIONS
+        }
+
+    async def first_start_settings(self, path: str) -> None:
+        """The bootstrap ``initial_settings`` file, into a database that holds
+        no settings yet (its first start); later starts leave the stored ones."""
+        if not path or await repo.revision(self.db) != 0:
+            return
+        try:
+            document = tomllib.loads(await asyncio.to_thread(_read_text, path))
+            await self.import_settings(document)
+        except (OSError, tomllib.TOMLDecodeError, AdminError) as exc:
+            raise SettingsError(f"initial settings {path}: {exc}") from None
+        log.info("first start: settings taken from %s", path)
+
+    async def import_settings(self, document: dict[str, Any]) -> dict[str, BaseModel]:
+        """Sections as :meth:`export_settings` writes them, each complete or in
+        part; checked all together, stored together or not at all."""
+        unknown = sorted(set(document) - set(SECTIONS))
+        if unknown:
+            raise AdminError(
+                f"unknown settings section {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(SECTIONS)}"
+            )
+        changes = {}
+        for name, values in document.items():
+            if not isinstance(values, dict):
+                raise AdminError(f"[{name}] must be a table of settings")
+            changes[name] = _off_as_null(values)
+        return await self._apply(changes, lambda section: f"[{section}]")
 
     def _check_ports_free(
         self, section: str, settings: ConnectionSettings, stored: dict[str, Any]
