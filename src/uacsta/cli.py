@@ -110,6 +110,7 @@ def serve(ctx: click.Context) -> None:
 
 async def _serve(cfg: Config) -> None:
     from .net.sip_service import ListenerError
+    from .net.systemd import Notifier
     from .net.tls import CertificateError
     from .server import UacstaServer
     from .store.db import StoreError
@@ -136,7 +137,10 @@ async def _serve(cfg: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     click.echo(_summary(server), err=True)
+    notifier = Notifier()
+    notifier.ready(f"running; data folder {cfg.data_dir}")
     await stop.wait()
+    await notifier.stopping()
     await server.stop()
 
 

@@ -317,3 +317,23 @@ def test_a_bad_import_changes_nothing(fast_cli: InProcess, tmp_path: Path) -> No
     result = fast_cli.cli("settings", "import", str(broken), check=False)
     assert result.exit_code != 0 and "is not TOML" in result.output
     assert fast_cli.cli("settings", "show").output == before
+
+
+def test_serve_tells_the_service_manager_when_it_is_ready(
+    cli: UacstaProcess, tmp_path: Path
+) -> None:
+    """Type=notify: READY=1 once every listener is up, STOPPING=1 at the end."""
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as manager:
+        manager.bind(address)
+        manager.settimeout(30)
+        cli.env["NOTIFY_SOCKET"] = address
+        cli.configure("phone-Password-1")
+        cli.start()
+        try:
+            ready = manager.recv(4096).decode()
+            assert ready.startswith("READY=1\nSTATUS=running"), ready
+            assert "uacsta is running" in cli.output()  # the listeners were up before it
+        finally:
+            cli.stop()
+        assert manager.recv(4096).decode() == "STOPPING=1"
