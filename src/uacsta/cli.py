@@ -31,9 +31,19 @@ def _run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-async def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
+async def _with_store(
+    cfg: Config, fn: Callable[[Any], Awaitable[T]], *, reading: bool = False
+) -> T:
+    """``fn`` on the store.  A reading command on a data folder with no
+    database says so instead of making an empty one (a wrong --config or
+    UACSTA_DATA_DIR would otherwise show "no phones")."""
     from .store.db import Database, StoreError
 
+    if reading and not cfg.database_url and not (cfg.data_dir / "uacsta.db").exists():
+        raise click.ClickException(
+            f"no uacsta database in {cfg.data_dir} (not started there yet? "
+            "give the data folder with --config or UACSTA_DATA_DIR)"
+        )
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         db = Database(cfg.db_url)
@@ -46,7 +56,9 @@ async def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
         await db.close()
 
 
-async def _with_admin(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
+async def _with_admin(
+    cfg: Config, fn: Callable[[Any], Awaitable[T]], *, reading: bool = False
+) -> T:
     """Run ``fn`` with the admin service the web UI uses, on the store alone
     (no server here): one validation rule per change, whichever face asks.
     A running server picks the stored change up within a second."""
@@ -71,7 +83,7 @@ async def _with_admin(cfg: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
         except AdminError as exc:
             raise click.ClickException(str(exc)) from None
 
-    return await _with_store(cfg, run)
+    return await _with_store(cfg, run, reading=reading)
 
 
 def _box(cfg: Config) -> Any:
@@ -185,6 +197,115 @@ def _summary(server: Any) -> str:
     return "\n".join(lines)
 
 
+# -- the running server ---------------------------------------------------------
+
+
+def _control(cfg: Config) -> Any:
+    """An HTTP client for the running server on this data folder: its admin
+    API, with the local token it wrote to control.json."""
+    import httpx
+
+    path = cfg.data_dir / "control.json"
+    try:
+        control = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise click.ClickException(
+            f"no uacsta server runs on the data folder {cfg.data_dir} (no {path.name}: it is "
+            "written while a server with the admin web UI runs; see --config / UACSTA_DATA_DIR)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
+    return httpx.Client(
+        base_url=control["url"],
+        headers={"Authorization": f"Bearer {control['token']}"},
+        verify=control.get("ca") or True,
+        timeout=httpx.Timeout(10.0, read=None),
+        trust_env=False,
+    )
+
+
+def _ask(cfg: Config, path: str) -> Any:
+    import httpx
+
+    with _control(cfg) as http:
+        try:
+            r = http.get(path)
+        except httpx.HTTPError as exc:
+            raise click.ClickException(
+                f"the uacsta server of {cfg.data_dir} does not answer at {http.base_url} "
+                f"({exc}); if it is stopped, its control.json is left over"
+            ) from None
+    if r.status_code >= 400:
+        raise click.ClickException(r.json().get("detail", r.text) if r.content else r.reason_phrase)
+    return r.json()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The running server: services, phones by vendor, clients."""
+    s = _ask(_config(ctx), "/api/status")
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    click.echo(f"uacsta {s['version']}, started {str(s['started_at'])[:19].replace('T', ' ')}")
+    for key, label in (("phone_service", "phone service"), ("client_service", "client service")):
+        svc = s[key]
+        where = ", ".join(f"{i['name']} {i['host']}:{i['port']}" for i in svc["listening"])
+        click.echo(f"{label:<15} {'running' if svc['running'] else 'stopped'}  {where}")
+    click.echo(
+        f"phones          {s['phones_known']} known, {s['phones_registered']} registered, "
+        f"{s['dialogs_up']} with a uaCSTA dialog"
+    )
+    for vendor, row in sorted(s.get("phones_by_vendor", {}).items()):
+        click.echo(
+            f"  {vendor:<13} {row['known']} known, {row['registered']} registered, "
+            f"{row['controllable']} controllable"
+        )
+    c = s["client_service"]
+    click.echo(
+        f"clients         {c.get('clients', 0)} logged in ({c.get('clients_detached', 0)} "
+        f"away), {c.get('monitors', 0)} monitors, {c.get('subscriptions', 0)} subscriptions"
+    )
+    click.echo(f"event loop      {s['loop_lag_ms']} ms late at worst in the last minute")
+
+
+@main.group()
+def log() -> None:
+    """The running server's log."""
+
+
+@log.command("follow")
+@click.option("--mac", "macs", multiple=True, help="Only this phone (again for more).")
+@click.pass_context
+def log_follow(ctx: click.Context, macs: tuple[str, ...]) -> None:
+    """Print the log as it is written (Ctrl-C ends)."""
+    import httpx
+
+    cfg = _config(ctx)
+    wanted = ",".join(_mac_arg(m) for m in macs)
+    with _control(cfg) as http:
+        try:
+            with http.stream("GET", "/api/logs/follow", params={"macs": wanted}) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise click.ClickException(r.json().get("detail", r.text))
+                for line in r.iter_lines():
+                    if not line:
+                        continue
+                    rec = json.loads(line)
+                    tag = rec.get("tag") or "-"
+                    ts = str(rec.get("ts", ""))[11:19]
+                    click.echo(f"{ts} {rec.get('level', ''):<7} {tag:<12} {rec.get('msg', '')}")
+        except httpx.HTTPError as exc:
+            raise click.ClickException(
+                f"the uacsta server of {cfg.data_dir} does not answer at {http.base_url} ({exc})"
+            ) from None
+        except KeyboardInterrupt:
+            return
+
+
 # -- phones ----------------------------------------------------------------------------
 
 
@@ -200,7 +321,7 @@ def phones_list(ctx: click.Context, as_json: bool) -> None:
     """List every phone known to the server."""
     from .store import repo
 
-    rows = _run(_with_store(_config(ctx), repo.list_phones))
+    rows = _run(_with_store(_config(ctx), repo.list_phones, reading=True))
     docs = [
         {
             "mac": p.mac,
@@ -272,6 +393,39 @@ def _phone_change(ctx: click.Context, mac: str, action: str) -> None:
     click.echo(f"phone {mac}: {action}d")
 
 
+@phones.command("show")
+@click.argument("mac")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+@click.pass_context
+def phones_show(ctx: click.Context, mac: str, as_json: bool) -> None:
+    """One phone in the running server: lifecycle, registration, identities, monitors."""
+    p = _ask(_config(ctx), f"/api/phones/{_mac_arg(mac)}")
+    if as_json:
+        click.echo(json.dumps(p, indent=2))
+        return
+    click.echo(f"{p['mac']}  {p.get('vendor', '')} {p.get('model', '')} {p.get('firmware', '')}")
+    click.echo(
+        f"  status       {p.get('status', '')}{'' if p.get('enabled', True) else ' (disabled)'}"
+    )
+    if "phase" in p:
+        click.echo(f"  lifecycle    {p['phase']} ({p['phase_reason']}), attempts {p['attempts']}")
+    reg = p.get("registration")
+    click.echo(
+        f"  registered   {reg['transport']} from {reg['peer']}, {reg['expires_in']} s left"
+        if reg
+        else "  registered   no"
+    )
+    for note in (p.get("note"), p.get("problem"), p.get("conflict")):
+        if note:
+            click.echo(f"  note         {note}")
+    for ident in p.get("identities", []):
+        extra = f", {ident['problem']}" if ident["problem"] else ""
+        click.echo(
+            f"  identity     {ident['device']}  monitor {ident['monitor']}, "
+            f"{ident['subscribers']} clients{extra}"
+        )
+
+
 @phones.command("enable")
 @click.argument("mac")
 @click.pass_context
@@ -318,7 +472,7 @@ def settings_show(ctx: click.Context, section: str | None) -> None:
         return {n: (await repo.load_section(db, n)).model_dump(mode="json") for n in names}
 
     try:
-        click.echo(json.dumps(_run(_with_store(_config(ctx), show)), indent=2))
+        click.echo(json.dumps(_run(_with_store(_config(ctx), show, reading=True)), indent=2))
     except repo.SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -356,8 +510,8 @@ def settings_export(ctx: click.Context, output: str | None) -> None:
     async def export(service: Any) -> Any:
         return await service.export_settings()
 
-    text = tomli_w.dumps(_run(_with_admin(_config(ctx), export)))
-    header = "# uacsta runtime settings (uacsta settings import FILE); \"off\": turned off\n"
+    text = tomli_w.dumps(_run(_with_admin(_config(ctx), export, reading=True)))
+    header = '# uacsta runtime settings (uacsta settings import FILE); "off": turned off\n'
     if output:
         Path(output).write_text(header + text)
         click.echo(f"settings written to {output}", err=True)

@@ -141,6 +141,7 @@ class UacstaServer:
                 settings_changed=live.reload,
                 telephones_changed=self.apply_telephone_list,
                 status=self.status_report.report,
+                phone=lambda mac: self.status_report.phone(mac, clock()),
                 started_at=self.started_at,
             )
         )

@@ -337,3 +337,89 @@ def test_serve_tells_the_service_manager_when_it_is_ready(
         finally:
             cli.stop()
         assert manager.recv(4096).decode() == "STOPPING=1"
+
+
+def test_reading_a_data_folder_without_a_database_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = InProcess(tmp_path / "typo", monkeypatch)
+    for args in (("phones", "list"), ("settings", "show"), ("settings", "export")):
+        result = wrong.cli(*args, check=False)
+        assert result.exit_code != 0 and "no uacsta database in" in result.output, args
+    assert not (tmp_path / "typo").exists()  # nothing was made there
+    result = wrong.cli("status", check=False)
+    assert result.exit_code != 0 and "no uacsta server runs on the data folder" in result.output
+
+
+def test_the_operator_cli_asks_the_running_server(cli: UacstaProcess) -> None:
+    import asyncio
+    import subprocess
+    import sys
+    import time
+
+    from uacsta.sim.phone import SimPhone, SimPhoneConfig
+
+    cli.configure("phone-Password-1")
+    cli.start()
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "uacsta", "log", "follow", "--mac", "00:04:13:00:07:01"],
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    phone = SimPhone(
+        SimPhoneConfig(
+            "snom",
+            "000413000701",
+            ["sip:701@pbx.example"],
+            "phone-Password-1",
+            "127.0.0.1",
+            cli.tcp_port,
+        )
+    )
+
+    async def register() -> None:
+        for _ in range(50):  # log follow connects meanwhile
+            if follow.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+            if (cli.data_dir / "control.json").exists():
+                break
+        assert (await phone.start()).status == 200
+        for _ in range(100):
+            if phone.dialog is not None:
+                return
+            await asyncio.sleep(0.05)
+
+    try:
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(register())
+        deadline = time.monotonic() + 15
+        status = cli.cli("status").stdout
+        while "1 controllable" not in status and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.2))  # the phone's session runs meanwhile
+            status = cli.cli("status").stdout
+        assert "phone service   running" in status, status
+        assert "snom" in status and "1 controllable" in status, status
+        shown = cli.cli("phones", "show", "000413000701").stdout
+        assert "lifecycle    up" in shown, shown
+        assert "identity     sip:701@pbx.example  monitor none" in shown, shown
+        missing = cli.cli("phones", "show", "000413FFFFFF", check=False)
+        assert missing.returncode != 0 and "no telephone '000413FFFFFF'" in missing.stderr
+        # the followed log shows this phone's lines, as they are written
+        assert follow.stdout is not None
+        seen = ""
+        deadline = time.monotonic() + 20
+        while "000413000701" not in seen and time.monotonic() < deadline:
+            seen = follow.stdout.readline()
+        assert "000413000701" in seen, seen
+    finally:
+        follow.terminate()
+        follow.wait(10)
+        loop.run_until_complete(phone.stop())
+        loop.close()
+        cli.stop()
+    assert not (cli.data_dir / "control.json").exists()  # removed at the stop
+    after = cli.cli("status", check=False)
+    assert after.returncode != 0 and "no uacsta server runs" in after.stderr

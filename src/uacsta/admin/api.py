@@ -3,15 +3,16 @@ through :class:`AdminService`, as the pages do, so a value the API refuses is
 refused by the form with the same words."""
 
 # No "from __future__ import annotations": FastAPI reads the signatures at run time.
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..provisioning.provisioner import Target
-from ..settings import SECTIONS
+from ..settings import SECTIONS, parse_mac_list
 from .web import Admin, Service
 
 router = APIRouter()
@@ -80,6 +81,13 @@ async def api_phone_password(body: Password, session: Admin, service: Service) -
 @router.get("/api/phones", tags=["telephones"])
 async def api_phones(session: Admin, service: Service) -> list[dict[str, Any]]:
     return service.phones()
+
+
+@router.get("/api/phones/{mac}", tags=["telephones"])
+async def api_phone_details(mac: str, session: Admin, service: Service) -> dict[str, Any]:
+    """One phone in detail: its row of the list, lifecycle phase and why,
+    registration, identities and their monitors."""
+    return service.phone(mac)
 
 
 @router.patch("/api/phones/{mac}", status_code=204, tags=["telephones"])
@@ -194,6 +202,27 @@ async def api_service(which: str, action: str, session: Admin, service: Service)
 @router.get("/api/logs", tags=["logs"])
 async def api_logs(session: Admin, service: Service) -> list[dict[str, Any]]:
     return service.log_files()
+
+
+@router.get("/api/logs/follow", tags=["logs"])
+async def api_log_follow(
+    request: Request, session: Admin, service: Service, macs: str = ""
+) -> StreamingResponse:
+    """New log records as they are written, one JSON object a line (of these
+    MACs only, comma separated; all when empty)."""
+    try:
+        wanted = frozenset(parse_mac_list(macs))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    records = service.tail(wanted)
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for record in records:
+            if await request.is_disconnected():
+                return
+            yield (json.dumps(record) + "\n").encode()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 @router.get("/api/logs/{name}", tags=["logs"])

@@ -61,6 +61,14 @@ class AdminAuth:
         # changed or removed password (also by the CLI) is never taken.
         self._verified: dict[bytes, float] = {}
         self._verified_key = secrets.token_bytes(32)
+        # The operator CLI on this host: a bearer token the server writes to
+        # control.json in the data folder (readable by its user only).
+        self.local_token = secrets.token_urlsafe(32)
+
+    def local(self, token: str) -> AdminSession | None:
+        if hmac.compare_digest(token.encode(), self.local_token.encode()):
+            return AdminSession("local CLI")
+        return None
 
     def hash(self, password: str) -> str:
         if len(password) < MIN_PASSWORD:

@@ -128,6 +128,8 @@ class AdminParts:
     settings_changed: Callable[[], Awaitable[None]] = _nothing
     telephones_changed: Callable[[], Awaitable[None]] = _nothing
     status: Callable[[], dict[str, Any]] = dict
+    # one phone in detail (lifecycle, registration, identities, monitors)
+    phone: Callable[[str], dict[str, Any] | None] = lambda _mac: None
     started_at: datetime | None = None
 
 
@@ -396,6 +398,13 @@ class AdminService:
                 }
             )
         return out
+
+    def phone(self, mac: str) -> dict[str, Any]:
+        user = normalise_user(mac.replace(":", "").replace("-", ""))
+        found = self.parts.phone(user) if user is not None else None
+        if found is None:
+            raise AdminError(f"no telephone {mac!r}", 404)
+        return found
 
     async def set_enabled(self, mac: str, enabled: bool) -> None:
         user = normalise_user(mac)

@@ -52,6 +52,11 @@ async def admin(request: Request) -> AdminSession:
                 raise HTTPException(403, "missing or wrong CSRF token: reload the page")
         return session
     basic = request.headers.get("authorization", "")
+    if basic.lower().startswith("bearer "):
+        local = auth.local(basic[7:].strip())
+        if local is None:
+            raise HTTPException(401, "wrong token")
+        return local
     if basic.lower().startswith("basic "):
         try:
             name, _, password = base64.b64decode(basic[6:]).decode().partition(":")

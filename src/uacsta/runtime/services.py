@@ -6,6 +6,7 @@ while the admin UI stays up."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -63,6 +64,7 @@ def sip_service(
 
 
 FIRST_START_FILE = "first-start.txt"
+CONTROL_FILE = "control.json"  # the running server, for the operator CLI
 
 
 @dataclass
@@ -324,12 +326,35 @@ class AdminWeb:
             kind, context = "HTTPS", self.certificates.context()
         try:
             await self.http.listen("web UI", kind, address[0], address[1], context)
+            port = self.http.port("web UI", kind)
+            self._write_control_file(kind.lower(), address[0], port)
         except ListenerError as exc:
             raise ListenerError(
                 f"{exc} (set another address for the admin web UI with UACSTA_ADMIN_LISTEN, "
                 "or an empty one to run without it)"
             ) from None
 
+    @property
+    def control_file(self) -> Path:
+        return self.config.data_dir / CONTROL_FILE
+
+    def _write_control_file(self, scheme: str, host: str, port: int) -> None:
+        """Where and how the operator CLI on this host reaches the running
+        server (`uacsta status`): readable by the server's user only."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        shown = f"[{host}]" if ":" in host else host
+        ca = self.certificates.paths.ca if self.certificates.paths else None
+        document = {
+            "url": f"{scheme}://{shown}:{port}",
+            "token": self.auth.local_token,
+            "pid": os.getpid(),
+            "ca": str(ca) if ca and scheme == "https" else None,
+        }
+        fd = os.open(self.control_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f)
+
     async def stop(self) -> None:
+        self.control_file.unlink(missing_ok=True)
         if self.http is not None:
             await self.http.stop()
