@@ -1025,11 +1025,24 @@ def sim(
             opts.control = split_listen(control)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--control") from None
+    click.echo(
+        f"uacsta sim: {phones} phones ({', '.join(names)}) against {server}"
+        f"{' over TLS' if use_tls else ''}, {ramp:g} a second",
+        err=True,
+    )
+
+    def progress(now: Any) -> None:
+        click.echo(now.progress(phones), err=True)
+
     try:
-        result = _run(run(opts))
-    except KeyboardInterrupt:
+        result = _run(run(opts, on_progress=progress))
+    except KeyboardInterrupt:  # interrupted before the phones' report could be made
         return
+    if result.interrupted:
+        click.echo("interrupted: the phones were stopped", err=True)
     click.echo(result.line())
+    for line in result.explain(phones):
+        click.echo(line, err=True)
     if result.registered < result.started:
         sys.exit(1)
 

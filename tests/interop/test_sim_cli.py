@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -69,6 +70,44 @@ def test_sim_with_the_wrong_password_says_so(uacsta: UacstaProcess) -> None:
     )
     assert result.returncode == 1
     assert "registered 0" in result.stdout and "refused 2" in result.stdout
+    # what it does, and why the phones failed
+    assert (
+        "2 phones (" in result.stderr and f"against 127.0.0.1:{uacsta.tcp_port}" in result.stderr
+    )
+    assert "2 phones: REGISTER answered 401 Unauthorized" in result.stderr, result.stderr
+
+
+def test_sim_stopped_by_ctrl_c_still_reports(uacsta: UacstaProcess) -> None:
+    import signal
+
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uacsta",
+            "sim",
+            "--server",
+            f"127.0.0.1:{uacsta.tcp_port}",
+            "--phones",
+            "3",
+            "--password",
+            PASSWORD,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert sim.stderr is not None
+    line = ""
+    deadline = time.monotonic() + 30
+    while "3/3 phones started, 3 registered" not in line and time.monotonic() < deadline:
+        line = sim.stderr.readline()  # the progress, every second
+        assert line or sim.poll() is None, "the simulator ended"
+    assert "3 registered" in line, line
+    sim.send_signal(signal.SIGINT)
+    out, err = sim.communicate(timeout=30)
+    assert "interrupted: the phones were stopped" in err, err
+    assert "phones started 3, registered 3" in out, out
 
 
 def test_sim_control_interface(uacsta: UacstaProcess) -> None:

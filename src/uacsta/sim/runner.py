@@ -7,12 +7,17 @@ import contextlib
 import logging
 import random
 import ssl
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .phone import SimPhone, SimPhoneConfig
 from .switch import SimSwitch
 
 log = logging.getLogger("uacsta.sim")
+
+# The server's default max_connections_per_source (its bootstrap setting).
+PER_SOURCE_DEFAULT = 1000
 
 # MAC prefixes (vendor OUIs) and Gigaset handset-ID prefixes.
 PREFIXES = {
@@ -54,6 +59,9 @@ class SimReport:
     requests_answered: int = 0
     events_sent: int = 0
     calls_made: int = 0
+    # why phones failed: the reason and how many phones had it
+    failures: Counter[str] = field(default_factory=Counter)
+    interrupted: bool = False
 
     def line(self) -> str:
         return (
@@ -62,6 +70,23 @@ class SimReport:
             f"CSTA requests answered {self.requests_answered}, events sent {self.events_sent}, "
             f"calls made {self.calls_made}"
         )
+
+    def progress(self, of: int) -> str:
+        return (
+            f"{self.started}/{of} phones started, {self.registered} registered, "
+            f"{self.dialogs} with a uaCSTA dialog, {self.refused} refused, {self.errors} errors"
+        )
+
+    def explain(self, phones: int) -> list[str]:
+        """The failures, most frequent first, and what to do about the usual one."""
+        lines = [f"{n} phones: {why}" for why, n in self.failures.most_common(10)]
+        if self.errors and phones > PER_SOURCE_DEFAULT:
+            lines.append(
+                f"all simulated phones come from one address, and the server lets one address "
+                f"hold {PER_SOURCE_DEFAULT} connections by default: raise "
+                "UACSTA_MAX_CONNECTIONS_PER_SOURCE on the server for this test"
+            )
+        return lines
 
 
 def make_phones(opts: SimOptions) -> list[SimPhone]:
@@ -136,10 +161,20 @@ class Traffic:
             loop.call_later(0.2 + self.call_seconds, caller.hang_up, call_id)
 
 
-async def run(opts: SimOptions, on_report: object = None) -> SimReport:
-    """Start the phones at the ramp rate, keep them for ``duration``, stop them."""
+def _reason(exc: BaseException) -> str:
+    # Some errors have no text (a reset connection): their kind says it.
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def run(
+    opts: SimOptions, on_progress: Callable[[SimReport], None] | None = None
+) -> SimReport:
+    """Start the phones at the ramp rate, keep them for ``duration`` (or until
+    cancelled, Ctrl-C: the report is still made), stop them."""
     phones = make_phones(opts)
     started = refused = errors = 0
+    failures: Counter[str] = Counter()
 
     async def start(phone: SimPhone) -> None:
         nonlocal refused, errors
@@ -147,45 +182,65 @@ async def run(opts: SimOptions, on_report: object = None) -> SimReport:
             response = await phone.start()
             if response.status != 200:
                 refused += 1
+                failures[f"REGISTER answered {response.status} {response.reason}"] += 1
                 log.warning(
                     "%s: REGISTER answered %d %s", phone.mac, response.status, response.reason
                 )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
+        except (OSError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
             errors += 1
-            log.warning("%s: %s", phone.mac, exc)
+            failures[_reason(exc)] += 1
+            log.warning("%s: %s", phone.mac, _reason(exc))
 
-    tasks = []
-    interval = 1.0 / opts.ramp if opts.ramp > 0 else 0.0
-    for phone in phones:
-        tasks.append(asyncio.get_running_loop().create_task(start(phone)))
-        started += 1
-        if interval:
-            await asyncio.sleep(interval)
-    await asyncio.gather(*tasks)
-    control = None
-    if opts.control is not None:
-        from ..net.http import HttpService
-        from .control import create_control_app
+    def now() -> SimReport:
+        current = report(phones, started, refused, errors, traffic.calls)
+        current.failures = failures.copy()
+        return current
 
-        control = HttpService("sim control", create_control_app(phones))
-        await control.listen("local", "HTTP", opts.control[0], opts.control[1], None)
+    async def tell() -> None:
+        while on_progress is not None:
+            await asyncio.sleep(1.0)
+            on_progress(now())
+
     traffic = Traffic(phones, opts.call_seconds)
+    teller = asyncio.get_running_loop().create_task(tell())
+    control = None
     traffic_task = None
-    if opts.calls_per_second > 0:
-        traffic_task = asyncio.get_running_loop().create_task(traffic.run(opts.calls_per_second))
+    interrupted = False
+    tasks = []
     try:
+        interval = 1.0 / opts.ramp if opts.ramp > 0 else 0.0
+        for phone in phones:
+            tasks.append(asyncio.get_running_loop().create_task(start(phone)))
+            started += 1
+            if interval:
+                await asyncio.sleep(interval)
+        await asyncio.gather(*tasks)
+        if opts.control is not None:
+            from ..net.http import HttpService
+            from .control import create_control_app
+
+            control = HttpService("sim control", create_control_app(phones))
+            await control.listen("local", "HTTP", opts.control[0], opts.control[1], None)
+        if opts.calls_per_second > 0:
+            traffic_task = asyncio.get_running_loop().create_task(
+                traffic.run(opts.calls_per_second)
+            )
         if opts.duration is None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(opts.duration)
+    except asyncio.CancelledError:
+        interrupted = True  # Ctrl-C: stop the phones, and report all the same
     finally:
-        if traffic_task is not None:
-            traffic_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await traffic_task
+        for task in (teller, traffic_task, *tasks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if control is not None:
             await control.stop()
-        final = report(phones, started, refused, errors, traffic.calls)
+        final = now()
+        final.interrupted = interrupted
         for phone in phones:
             with contextlib.suppress(Exception):
                 await phone.stop()
