@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import ssl
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -134,17 +135,17 @@ async def test_telephone_list_is_live_and_enabled_takes_effect(
         await expect(row).to_be_visible()  # without reloading: server-sent events
         await expect(row.locator("td.status-controllable")).to_have_text("controllable")
         await shot(page, "06-telephones")
-        await row.get_by_role("checkbox").uncheck()
+        await row.get_by_label("Enabled 000413000201").uncheck()
         assert server.sessions is not None
         await eventually(lambda: not server.sessions.controllable(phone.mac))
-        await expect(row.locator("td").nth(6)).to_have_text("registered")
+        await expect(row.locator("td.status")).to_have_text("registered")
         await page.get_by_label("Filter").fill("yealink")
         await expect(row).to_be_hidden()
         await page.get_by_label("Filter").fill("snom")
         await expect(page.locator("tr[data-mac='000413000201']")).to_be_visible()
     finally:
         await phone.stop()
-    await expect(page.locator("tr[data-mac='000413000201'] td").nth(6)).to_have_text("offline")
+    await expect(page.locator("tr[data-mac='000413000201'] td.status")).to_have_text("offline")
 
 
 async def test_log_filtered_by_mac_live(page: Page, server: UacstaServer) -> None:
@@ -239,3 +240,99 @@ async def test_stopping_a_service_asks_first(page: Page, server: UacstaServer) -
         "stopped"
     )
     assert not server.phones.running
+
+
+async def test_a_telephone_list_of_10000_is_paged_sorted_and_live(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """10,000 telephones in the list (as the store holds them after they
+    registered once), one real phone registering: the page shows 100 at a time,
+    filters and sorts on the server, follows the phone live, and acts on a
+    selection."""
+    from datetime import UTC, datetime
+
+    from tests.conftest import make_config, prepare_store
+    from uacsta.admin.auth import AdminAuth
+    from uacsta.store import repo
+    from uacsta.store.db import Database
+    from uacsta.store.models import Phone
+
+    data = tmp_path / "data"
+    await prepare_store(data)
+    db = Database(f"sqlite+aiosqlite:///{data / 'uacsta.db'}")
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    phones = [
+        Phone(
+            mac=f"001565{i:06X}",
+            vendor="yealink",
+            model="SIP-T54W",
+            firmware=f"96.85.0.{i % 7}",
+            last_ip=f"10.1.{i // 250}.{i % 250}",
+            last_identity=f"sip:{20000 + i}@pbx.example",
+            last_login=at,
+            status="offline",
+            enabled=True,
+        )
+        for i in range(10_000)
+    ]
+    phones += [
+        Phone(mac=f"58gEC6B00A{h:02X}", vendor="gigaset", model="R650H", status="offline")
+        for h in (1, 2)
+    ]
+    await repo.save_phones(db, phones)
+    await AdminAuth(db).set_password("admin", ADMIN_PASSWORD)
+    await db.close()
+    server = UacstaServer(make_config(data, admin=True))
+    await server.start()
+    assert server.admin_ui is not None
+    context = await browser.new_context(
+        base_url=f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}"
+    )
+    page = await context.new_page()
+    try:
+        await log_in(page)
+        began = time.monotonic()
+        await page.get_by_role("link", name="Telephones").click()
+        await expect(page.locator(".pager")).to_contain_text("Telephones 1\N{EN DASH}100 of 10002")
+        loaded = time.monotonic() - began
+        assert await page.locator("#phone-table tbody tr").count() == 100
+        assert loaded < 5.0, f"the first page took {loaded:.1f} s"
+        # the handsets sort under their base
+        await page.get_by_label("Filter").fill("58gEC6")
+        await expect(page.locator(".pager")).to_contain_text("Telephones 1\N{EN DASH}2 of 2")
+        await expect(page.locator("tr[data-mac='58gEC6B00A01']")).to_contain_text("base …B00A")
+        # sorted on the server, by number, descending: the last one first
+        await page.get_by_label("Filter").fill("")
+        first = page.locator("#phone-table tbody tr").first
+        await page.get_by_role("link", name="Number").click()
+        # ascending first: the handsets (no number) lead
+        await expect(first).to_have_attribute("data-mac", "58gEC6B00A01")
+        await page.get_by_role("link", name="Number").click()
+        await expect(first).to_have_attribute("data-mac", f"001565{9999:06X}")
+        await page.get_by_role("button", name="Next").click()
+        pager = page.locator(".pager")
+        await expect(pager).to_contain_text("Telephones 101\N{EN DASH}200 of 10002")
+        # live: a real phone registers and the page shown follows it within a second
+        await page.get_by_label("Filter").fill("snom")
+        await expect(page.locator(".pager")).to_contain_text("No telephones")
+        phone = sim(server, "000413000201")
+        await phone.start()
+        try:
+            row = page.locator("tr[data-mac='000413000201']")
+            await expect(row.locator("td.status-controllable")).to_have_text(
+                "controllable", timeout=5000
+            )
+        finally:
+            await phone.stop()
+        # a selection: the page's telephones disabled at once
+        await page.get_by_label("Filter").fill("96.85.0.3")
+        await expect(page.locator(".pager")).to_contain_text("of 1429")
+        await page.locator("#select-all").check()
+        await page.locator(".bulk").get_by_role("button", name="Disable").click()
+        await expect(page.locator("#bulk-result")).to_contain_text("100 telephones disabled")
+        await shot(page, "10-telephones-10000")
+        disabled = [p for p in server.directory.all() if not p.enabled]
+        assert len(disabled) == 100 and all(p.firmware == "96.85.0.3" for p in disabled)
+    finally:
+        await context.close()
+        await server.stop()

@@ -347,3 +347,12 @@ async def test_a_removed_account_loses_its_sessions(server: UacstaServer) -> Non
         assert r.status_code == 303 and r.headers["location"] == "/login"
     with pytest.raises(AccountError, match="the last admin account"):
         await cli.remove("admin")
+
+
+async def test_phone_details_and_the_log_follow_refuse_bad_input(
+    api: httpx.AsyncClient,
+) -> None:
+    r = await api.get("/api/phones/not-a-mac")
+    assert r.status_code == 404 and "no telephone" in r.json()["detail"]
+    r = await api.get("/api/logs/follow", params={"macs": "nope"})
+    assert r.status_code == 422 and "nope" in r.json()["detail"]

@@ -110,25 +110,33 @@ async def telephones_page(request: Request, session: Admin, service: Service) ->
         request,
         "telephones",
         session,
-        phones=service.phones(),
+        view=service.phone_page(),
         version_seen=service.telephones_version(),
     )
 
 
 @router.get("/ui/telephones", response_class=HTMLResponse, include_in_schema=False)
 async def telephones_table(
-    request: Request, session: Admin, service: Service, q: str = "", sort: str = "mac"
+    request: Request,
+    session: Admin,
+    service: Service,
+    q: str = "",
+    sort: str = "mac",
+    page: int = 1,
 ) -> Response:
-    phones = service.phones()
-    if q:
-        needle = q.lower()
-        phones = [p for p in phones if any(needle in str(v).lower() for v in p.values())]
-    key = sort.lstrip("-")
-    if phones and key in phones[0]:
-        phones.sort(key=lambda p: str(p[key] or ""), reverse=sort.startswith("-"))
     return templates.TemplateResponse(
-        request, "telephones_table.html", {"phones": phones, "session": session, "sort": sort}
+        request,
+        "telephones_table.html",
+        {"view": service.phone_page(q, sort, page), "session": session},
     )
+
+
+@router.post("/ui/telephones/bulk", include_in_schema=False)
+async def telephones_bulk(request: Request, session: Admin, service: Service) -> Response:
+    form = await request.form()
+    macs = [str(m) for m in form.getlist("mac")]
+    message = await service.bulk(str(form.get("action", "")), macs)
+    return done(request, message[0].upper() + message[1:] + ".")
 
 
 @router.get("/ui/telephones/events", include_in_schema=False)

@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import json
 import logging
+import re
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from ..store import repo
 from ..store.db import Database
 from ..store.repo import SettingsError
 from ..vendors import DIALECTS, normalise_user
+from ..vendors.identity import HANDSET_RE
 
 log = logging.getLogger("uacsta.admin")
 
@@ -78,6 +80,32 @@ def _off_as_null(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _off_as_null(v) for k, v in value.items()}
     return None if value == OFF else value
+
+
+PAGE_SIZE = 100  # telephones per page of the list
+SORTABLE = (
+    "vendor",
+    "model",
+    "firmware",
+    "mac",
+    "number",
+    "last_ip",
+    "last_identity",
+    "last_login",
+    "status",
+    "enabled",
+)
+
+
+def _number(identity: str) -> str:
+    """The extension in an identity: 201 of sip:201@pbx.example."""
+    user = identity.split(":", 1)[-1].split("@", 1)[0]
+    return user if identity else ""
+
+
+def _gigaset_base(mac: str) -> str:
+    """A Gigaset handset's base station, as its ID shows it (…XXXX), else ''."""
+    return f"…{mac[6:10]}" if HANDSET_RE.match(mac) else ""
 
 
 def _read_text(path: str) -> str:
@@ -385,6 +413,8 @@ class AdminService:
         for phone in self.parts.directory.all():
             out.append(
                 {
+                    "number": _number(phone.last_identity),
+                    "base": _gigaset_base(phone.mac),
                     "mac": phone.mac,
                     "vendor": phone.vendor,
                     "model": phone.model,
@@ -405,6 +435,59 @@ class AdminService:
         if found is None:
             raise AdminError(f"no telephone {mac!r}", 404)
         return found
+
+    def phone_page(
+        self, q: str = "", sort: str = "mac", page: int = 1, size: int = PAGE_SIZE
+    ) -> dict[str, Any]:
+        """One page of the telephone list, filtered and sorted on the server
+        (10,000 phones are never sent to a browser at once).  Gigaset handsets
+        sort under their base: their IDs share its prefix."""
+        rows = self.phones()
+        if q:
+            needle = q.lower()
+            rows = [r for r in rows if any(needle in str(v).lower() for v in r.values())]
+        key = sort.lstrip("-")
+        if key not in SORTABLE:
+            key, sort = "mac", "mac"
+        rows.sort(key=lambda r: (str(r[key] or ""), r["mac"]), reverse=sort.startswith("-"))
+        size = max(1, min(size, 1000))
+        pages = max(1, -(-len(rows) // size))
+        page = max(1, min(page, pages))
+        first = (page - 1) * size
+        return {
+            "phones": rows[first : first + size],
+            "total": len(rows),
+            "first": first + 1 if rows else 0,
+            "last": min(first + size, len(rows)),
+            "page": page,
+            "pages": pages,
+            "sort": sort,
+            "q": q,
+        }
+
+    async def bulk(self, action: str, macs: list[str]) -> str:
+        """Enable, disable or remove several phones; what was done, in words."""
+        if action not in ("enable", "disable", "remove"):
+            raise AdminError(f"no such action for telephones: {action}", 404)
+        if not macs:
+            raise AdminError("select at least one telephone")
+        if len(macs) > 10_000:
+            raise AdminError("at most 10,000 telephones at once")
+        users = []
+        for mac in macs:
+            user = normalise_user(mac)
+            if user is None or self.parts.directory.get(user) is None:
+                raise AdminError(f"no telephone {mac!r}", 404)
+            users.append(user)
+        # one write and one follow-up for the whole selection
+        await self.parts.directory.flush()
+        if action == "remove":
+            await repo.remove_phone(self.db, users)
+        else:
+            await repo.set_enabled(self.db, users, action == "enable")
+        await self.parts.telephones_changed()
+        log.info("%d telephones %sd by the administrator", len(users), action)
+        return f"{len(users)} telephone{'s' if len(users) != 1 else ''} {action}d"
 
     async def set_enabled(self, mac: str, enabled: bool) -> None:
         user = normalise_user(mac)
@@ -545,7 +628,7 @@ class AdminService:
         started = self.parts.started_at
         since = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if started else ""
         records = _read_records(self.parts.logs.folder / LOG_NAME)
-        return [r for r in records if r.get("ts", "") >= since][-limit:]
+        return _collapsed([r for r in records if r.get("ts", "") >= since])[-limit:]
 
     def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
         """New log records as they are written from now on (the position is
@@ -576,6 +659,26 @@ class AdminService:
                     record = json.loads(line)
                     if not macs or record.get("tag") in macs:
                         yield cast(dict[str, Any], record)
+
+
+def _collapsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same message over and over (1,000 phones refused alike) once, with
+    how often and when last: what differs is only numbers and addresses."""
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        key = (
+            str(record.get("level", "")),
+            re.sub(r"[0-9A-Fa-f]*\d[0-9A-Fa-f.:]*", "#", str(record.get("msg", ""))),
+        )
+        kept = seen.get(key)
+        if kept is None:
+            kept = seen[key] = {**record, "count": 1}
+            out.append(kept)
+        else:
+            kept["count"] += 1
+            kept["last_ts"] = record.get("ts", "")
+    return out
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:

@@ -193,9 +193,11 @@ async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
             await s.execute(stmt)
 
 
-async def set_enabled(db: Database, mac: str, enabled: bool) -> bool:
+async def set_enabled(db: Database, mac: str | Sequence[str], enabled: bool) -> bool:
+    """One phone, or many in one statement (the telephone list's selection)."""
+    macs = [mac] if isinstance(mac, str) else list(mac)
     async with db.session() as s, s.begin():
-        result = await s.execute(update(Phone).where(Phone.mac == mac).values(enabled=enabled))
+        result = await s.execute(update(Phone).where(Phone.mac.in_(macs)).values(enabled=enabled))
         await _bump(s)
         return bool(getattr(result, "rowcount", 0))
 
@@ -214,9 +216,10 @@ async def put_in_operation(db: Database, macs: Sequence[str], vendor: str, ip: s
         await _bump(s)
 
 
-async def remove_phone(db: Database, mac: str) -> bool:
+async def remove_phone(db: Database, mac: str | Sequence[str]) -> bool:
+    macs = [mac] if isinstance(mac, str) else list(mac)
     async with db.session() as s, s.begin():
-        result = await s.execute(delete(Phone).where(Phone.mac == mac))
+        result = await s.execute(delete(Phone).where(Phone.mac.in_(macs)))
         await _bump(s)
         return bool(getattr(result, "rowcount", 0))
 

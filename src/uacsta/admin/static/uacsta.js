@@ -26,3 +26,11 @@ document.addEventListener("submit", (event) => {
     while (body.rows.length > 500) body.deleteRow(0);
   });
 });
+
+// Telephones: the header checkbox selects every telephone of the page shown.
+document.addEventListener("change", (event) => {
+  if (event.target.id !== "select-all") return;
+  for (const box of document.querySelectorAll("#phone-table input[name=mac]")) {
+    box.checked = event.target.checked;
+  }
+});
