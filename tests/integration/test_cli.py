@@ -38,7 +38,19 @@ class InProcess:
 
 @pytest.fixture
 def fast_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> InProcess:
+    """A data folder with its database, as after a first start."""
+    import asyncio
+
+    from uacsta.store.db import Database
+
     (tmp_path / "data").mkdir()
+
+    async def create() -> None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'uacsta.db'}")
+        await db.migrate()
+        await db.close()
+
+    asyncio.run(create())
     return InProcess(tmp_path / "data", monkeypatch)
 
 

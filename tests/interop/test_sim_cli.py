@@ -71,9 +71,7 @@ def test_sim_with_the_wrong_password_says_so(uacsta: UacstaProcess) -> None:
     assert result.returncode == 1
     assert "registered 0" in result.stdout and "refused 2" in result.stdout
     # what it does, and why the phones failed
-    assert (
-        "2 phones (" in result.stderr and f"against 127.0.0.1:{uacsta.tcp_port}" in result.stderr
-    )
+    assert "2 phones (" in result.stderr and f"against 127.0.0.1:{uacsta.tcp_port}" in result.stderr
     assert "2 phones: REGISTER answered 401 Unauthorized" in result.stderr, result.stderr
 
 

@@ -34,3 +34,18 @@ document.addEventListener("change", (event) => {
     box.checked = event.target.checked;
   }
 });
+
+// Telephones: a live refresh of the list keeps the telephones selected on it.
+let selectedPhones = null;
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.target.id !== "phones") return;
+  const boxes = document.querySelectorAll("#phone-table input[name=mac]:checked");
+  selectedPhones = new Set(Array.from(boxes, (box) => box.value));
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.detail.target.id !== "phones" || !selectedPhones) return;
+  for (const box of document.querySelectorAll("#phone-table input[name=mac]")) {
+    if (selectedPhones.has(box.value)) box.checked = true;
+  }
+  selectedPhones = null;
+});
