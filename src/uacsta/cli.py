@@ -268,6 +268,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"clients         {c.get('clients', 0)} logged in ({c.get('clients_detached', 0)} "
         f"away), {c.get('monitors', 0)} monitors, {c.get('subscriptions', 0)} subscriptions"
     )
+    click.echo(
+        f"traffic         {c.get('events_per_second', 0)} events/s from the phones, "
+        f"{c.get('requests_per_second', 0)} requests/s from clients (last minute)"
+    )
     click.echo(f"event loop      {s['loop_lag_ms']} ms late at worst in the last minute")
 
 

@@ -162,6 +162,7 @@ class UacstaServer:
                 lambda _now: self.phones.running and self.phones.sweep(),
                 lambda _now: self.client_sip.running and self.client_sip.sweep(),
                 GcTuner(lambda: len(self.registrar.bindings), clock()),
+                self.status_report.sample,
             ],
             rounds=[self._flush, self._pick_up_stored_changes],
             daily=[lambda: delete_logs_if_asked(db, self.logs)],

@@ -414,6 +414,7 @@ def test_the_operator_cli_asks_the_running_server(cli: UacstaProcess) -> None:
             status = cli.cli("status").stdout
         assert "phone service   running" in status, status
         assert "snom" in status and "1 controllable" in status, status
+        assert "events/s from the phones" in status, status
         shown = cli.cli("phones", "show", "000413000701").stdout
         assert "lifecycle    up" in shown, shown
         assert "identity     sip:701@pbx.example  monitor none" in shown, shown

@@ -133,6 +133,9 @@ class SwitchingFunction:
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._sys_reg = 0
+        # since the start: events from the phones, requests from the clients
+        self.events_received = 0
+        self.requests_received = 0
         self.registrations: dict[str, SystemRegistration] = {}
         self._away: dict[str, float] = {}  # phone -> when its dialog went down
         # Identities a phone reported that another phone owns: device key -> (mac, id).
@@ -440,6 +443,7 @@ class SwitchingFunction:
         )
 
     def phone_event(self, mac: str, event: m.CstaMessage) -> None:
+        self.events_received += 1
         xref = getattr(event, "monitorCrossRefID", None)
         if not isinstance(xref, str):
             return
@@ -490,6 +494,7 @@ class SwitchingFunction:
     async def request(self, client: ClientSession, msg: m.CstaMessage) -> Answer:
         """The answer to one client request: the phone's, the server's own, or
         a CSTAErrorCode.  Never raises for what a client or a phone does."""
+        self.requests_received += 1
         if msg.KIND is not m.Kind.REQUEST:
             return CSTAErrorCode.operation("invalidParameterValue")
         if isinstance(msg, SERVER_SERVICES):

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .. import __version__
@@ -21,6 +22,27 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+class RateMeter:
+    """Per-second rates over the last minute, from counters sampled once a
+    second (the housekeeping round)."""
+
+    def __init__(self, window: float = 60.0) -> None:
+        self.window = window
+        self._samples: deque[tuple[float, tuple[int, ...]]] = deque()
+
+    def sample(self, now: float, counts: tuple[int, ...]) -> None:
+        self._samples.append((now, counts))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self.window:
+            self._samples.popleft()
+
+    def rates(self) -> tuple[float, ...]:
+        if len(self._samples) < 2:
+            return ()
+        (t0, first), (t1, last) = self._samples[0], self._samples[-1]
+        span = t1 - t0
+        return tuple((b - a) / span if span > 0 else 0.0 for a, b in zip(first, last, strict=True))
+
+
 @dataclass
 class StatusReport:
     started_at: datetime
@@ -31,8 +53,15 @@ class StatusReport:
     sessions: SessionManager
     switching: SwitchingFunction
     watch: LoopWatch
+    meter: RateMeter = field(default_factory=RateMeter)
+
+    def sample(self, now: float) -> None:
+        """Once a second: the counters behind the rates."""
+        sf = self.switching
+        self.meter.sample(now, (sf.events_received, sf.requests_received))
 
     def report(self) -> dict[str, object]:
+        rates = self.meter.rates() or (0.0, 0.0)
         phones, clients = self.phones, self.clients
         return {
             "version": __version__,
@@ -53,6 +82,8 @@ class StatusReport:
                 "since": _iso(clients.since),
                 "listening": [vars(item) for item in clients.listening],
                 **self.switching.status(),
+                "events_per_second": round(rates[0], 1),
+                "requests_per_second": round(rates[1], 1),
             },
         }
 
