@@ -57,16 +57,6 @@ class AdminError(Exception):
         self.status = status
 
 
-def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 OFF = "off"  # a setting that is off (no port), in formats without null
 
 
@@ -99,8 +89,7 @@ SORTABLE = (
 
 def _number(identity: str) -> str:
     """The extension in an identity: 201 of sip:201@pbx.example."""
-    user = identity.split(":", 1)[-1].split("@", 1)[0]
-    return user if identity else ""
+    return identity.split(":", 1)[-1].split("@", 1)[0] if identity else ""
 
 
 def _gigaset_base(mac: str) -> str:
@@ -182,7 +171,7 @@ class AdminService:
         current = (await self.settings(section)).model_dump(mode="json")
         model, _ = SECTIONS[section]
         try:
-            candidate = model.model_validate(merge(current, changes))
+            candidate = model.model_validate(repo.merge(current, changes))
         except ValidationError as exc:
             raise AdminError(repo.format_validation_error(exc)) from None
         if isinstance(candidate, ConnectionSettings):
@@ -218,16 +207,12 @@ class AdminService:
                 raise AdminError(f"unknown settings section {section!r}", 404)
             if not rest:
                 raise AdminError("give a setting as SECTION.NAME, e.g. advanced.sip_expiration")
-            node: Any = (await self.settings(section)).model_dump(mode="json")
-            keys = rest.split(".")
-            for key in keys[:-1]:
-                node = node.get(key) if isinstance(node, dict) else None
-            if not isinstance(node, dict) or keys[-1] not in node:
-                raise AdminError(f"unknown setting {path!r}")
-            target = changes.setdefault(section, {})
-            for key in keys[:-1]:
-                target = target.setdefault(key, {})
-            target[keys[-1]] = repo.parse_value(raw)
+            current = (await self.settings(section)).model_dump(mode="json")
+            try:
+                change = repo.setting_change(current, rest, raw)
+            except SettingsError:
+                raise AdminError(f"unknown setting {path!r}") from None
+            changes[section] = repo.merge(changes.get(section, {}), change)
         return await self._apply(
             changes, lambda section: ", ".join(p for p, _ in pairs if p.startswith(section + "."))
         )
@@ -473,44 +458,37 @@ class AdminService:
             raise AdminError("select at least one telephone")
         if len(macs) > 10_000:
             raise AdminError("at most 10,000 telephones at once")
+        users = await self._change_phones(action, macs)
+        return f"{len(users)} telephone{'s' if len(users) != 1 else ''} {action}d"
+
+    async def set_enabled(self, mac: str, enabled: bool) -> None:
+        await self._change_phones("enable" if enabled else "disable", [mac])
+
+    async def remove_phone(self, mac: str) -> None:
+        await self._change_phones("remove", [mac])
+
+    async def _change_phones(self, action: str, macs: list[str]) -> list[str]:
+        """One write and one follow-up for one phone or a whole selection;
+        nothing changes when any is not in the telephone list."""
         users = []
         for mac in macs:
             user = normalise_user(mac)
             if user is None or self.parts.directory.get(user) is None:
                 raise AdminError(f"no telephone {mac!r}", 404)
             users.append(user)
-        # one write and one follow-up for the whole selection
         await self.parts.directory.flush()
         if action == "remove":
             await repo.remove_phone(self.db, users)
         else:
             await repo.set_enabled(self.db, users, action == "enable")
         await self.parts.telephones_changed()
-        log.info("%d telephones %sd by the administrator", len(users), action)
-        return f"{len(users)} telephone{'s' if len(users) != 1 else ''} {action}d"
-
-    async def set_enabled(self, mac: str, enabled: bool) -> None:
-        user = normalise_user(mac)
-        if user is None or self.parts.directory.get(user) is None:
-            raise AdminError(f"no telephone {mac!r}", 404)
-        await self.parts.directory.flush()
-        await repo.set_enabled(self.db, user, enabled)
-        await self.parts.telephones_changed()
-        log.info(
-            "telephone %s %s by the administrator",
-            user,
-            "enabled" if enabled else "disabled",
-            extra={"tag": user},
-        )
-
-    async def remove_phone(self, mac: str) -> None:
-        user = normalise_user(mac)
-        if user is None or self.parts.directory.get(user) is None:
-            raise AdminError(f"no telephone {mac!r}", 404)
-        await self.parts.directory.flush()
-        await repo.remove_phone(self.db, user)
-        await self.parts.telephones_changed()
-        log.info("telephone %s removed by the administrator", user, extra={"tag": user})
+        if len(users) == 1:
+            log.info(
+                "telephone %s %sd by the administrator", users[0], action, extra={"tag": users[0]}
+            )
+        else:
+            log.info("%d telephones %sd by the administrator", len(users), action)
+        return users
 
     # -- client logins ------------------------------------------------------------------
 

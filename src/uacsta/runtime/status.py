@@ -136,15 +136,18 @@ class StatusReport:
         )
         devices = self.switching.devices.of_phone(mac)
         points = self.switching.monitors.points
-        out["identities"] = [
-            {
-                "device": d.id.value,
-                "monitor": points[d.key].state.value if d.key in points else "none",
-                "subscribers": len(points[d.key].subscribers) if d.key in points else 0,
-                "problem": points[d.key].problem if d.key in points else "",
-            }
-            for d in devices
-        ]
+        identities = []
+        for d in devices:
+            point = points.get(d.key)
+            identities.append(
+                {
+                    "device": d.id.value,
+                    "monitor": point.state.value if point else "none",
+                    "subscribers": len(point.subscribers) if point else 0,
+                    "problem": point.problem if point else "",
+                }
+            )
+        out["identities"] = identities
         return out
 
     def for_clients(self) -> SystemStatus:

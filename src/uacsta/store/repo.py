@@ -86,22 +86,46 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` (a partial section) over ``base``, nested tables merged."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def setting_change(current: dict[str, Any], path: str, raw: str) -> dict[str, Any]:
+    """``lan.tls_port`` and ``5062`` as a partial section, ``{"lan": {"tls_port":
+    5062}}``, for a setting ``current`` (the section as stored) has; the rest
+    of ``path`` after the section name."""
+    node: Any = current
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or keys[-1] not in node:
+        raise SettingsError(f"unknown setting {path!r}")
+    change: dict[str, Any] = {}
+    target = change
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
+    target[keys[-1]] = parse_value(raw)
+    return change
+
+
 async def set_path(db: Database, path: str, raw: str) -> BaseModel:
     """``advanced.sip_expiration`` = ``600``; ``phone_connection.lan.tls_port`` = ``5062``."""
     section, _, rest = path.partition(".")
     if not rest:
         raise SettingsError("give a setting as SECTION.NAME, e.g. advanced.sip_expiration")
     current = (await load_section(db, section)).model_dump(mode="json")
-    node: Any = current
-    keys = rest.split(".")
-    for key in keys[:-1]:
-        if not isinstance(node, dict) or key not in node:
-            raise SettingsError(f"unknown setting {path!r}")
-        node = node[key]
-    if not isinstance(node, dict) or keys[-1] not in node:
-        raise SettingsError(f"unknown setting {path!r}")
-    node[keys[-1]] = parse_value(raw)
-    return await save_section(db, section, current)
+    try:
+        change = setting_change(current, rest, raw)
+    except SettingsError:
+        raise SettingsError(f"unknown setting {path!r}") from None
+    return await save_section(db, section, merge(current, change))
 
 
 async def _bump(s: AsyncSession) -> None:
