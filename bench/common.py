@@ -55,6 +55,7 @@ class UacstaServer:
         log_level: str = "WARNING",
         keep_log: str | None = None,
         settings: list[tuple[str, str]] | None = None,
+        admin_password: str | None = None,
     ) -> None:
         self.data = workdir / "uacsta"
         self.data.mkdir(parents=True)
@@ -68,6 +69,10 @@ class UacstaServer:
             "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
             "UACSTA_ADMIN_LISTEN": "",  # not measured
         }
+        self.admin = 0
+        if admin_password is not None:  # the web UI, for the benchmarks that drive it
+            self.admin = free_port()
+            self.env["UACSTA_ADMIN_LISTEN"] = f"127.0.0.1:{self.admin}"
         settings = [
             *(settings or []),
             ("phone_connection.lan.address", "127.0.0.1"),
@@ -84,6 +89,8 @@ class UacstaServer:
         self._cli("password", "phone", "--password", phone_password)
         if client is not None:
             self._cli("password", "client", client[0], "--password", client[1])
+        if admin_password is not None:
+            self._cli("admin", "create", "admin", "--password", admin_password)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uacsta", "serve"],
             env=self.env,
@@ -92,6 +99,8 @@ class UacstaServer:
         )
         wait_port(self.http)
         wait_port(self.tls)
+        if self.admin:
+            wait_port(self.admin)
 
     def _cli(self, *args: str) -> None:
         subprocess.run(
@@ -100,6 +109,6 @@ class UacstaServer:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(30)
+        self.proc.wait(120)  # 10,000 phones reconnecting can keep it busy
         if self.keep_log:
             Path(self.keep_log).write_bytes((self.data / "logs" / "uacsta.log").read_bytes())

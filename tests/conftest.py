@@ -4,7 +4,9 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from uacsta.config import Config
@@ -12,6 +14,9 @@ from uacsta.server import UacstaServer
 from uacsta.settings import default_client_connection, default_phone_connection
 from uacsta.store import repo
 from uacsta.store.db import Database
+
+if TYPE_CHECKING:
+    from tests.integration.switching import Lab
 
 PHONE_PASSWORD = "s3cret-phone-pw"
 
@@ -120,3 +125,29 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "client_connection(**kw): client connection settings for the server fixture"
     )
     config.addinivalue_line("markers", "admin_ui: the server fixture runs the admin web UI")
+
+
+@pytest.fixture
+async def lab(server: UacstaServer) -> AsyncIterator[Lab]:
+    """A snom and a Yealink phone on one simulated switch, registered with the
+    server and controllable (modules that need all six vendors have their own)."""
+    from tests.integration.switching import Lab
+
+    lab = Lab(server, ["snom", "yealink"])
+    await lab.start()
+    yield lab
+    await lab.stop()
+
+
+def admin_url(server: UacstaServer) -> str:
+    assert server.admin_ui is not None
+    return f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}"
+
+
+@pytest.fixture
+async def api(server: UacstaServer) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin REST API, logged in as admin (tests marked ``admin_ui``)."""
+    async with httpx.AsyncClient(
+        base_url=admin_url(server), auth=("admin", ADMIN_PASSWORD)
+    ) as client:
+        yield client

@@ -8,7 +8,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -184,6 +185,16 @@ def _summary(server: Any) -> str:
             "admin web UI",
             ", ".join(where(i) for i in server.admin_ui.listening) if server.admin_ui else "off",
         ),
+        (
+            "metrics, health",
+            ", ".join(where(i, "/metrics") for i in server.admin_web.metrics.listening)
+            if server.admin_web.metrics
+            else (
+                f"{where(server.admin_ui.listening[0], '/metrics')} (admin login)"
+                if server.admin_ui and server.admin_ui.listening
+                else "off"
+            ),
+        ),
         ("data folder", str(server.config.data_dir)),
         ("log", str(server.log_file)),
     ]
@@ -285,29 +296,62 @@ def log() -> None:
 @click.pass_context
 def log_follow(ctx: click.Context, macs: tuple[str, ...]) -> None:
     """Print the log as it is written (Ctrl-C ends)."""
+
+    wanted = ",".join(_mac_arg(m) for m in macs)
+    for rec in _stream(_config(ctx), "/api/logs/follow", {"macs": wanted}):
+        tag = rec.get("tag") or "-"
+        ts = str(rec.get("ts", ""))[11:19]
+        req = f" {rec['req']}" if rec.get("req") else ""
+        click.echo(f"{ts} {rec.get('level', ''):<7} {tag:<12}{req} {rec.get('msg', '')}")
+
+
+def _stream(cfg: Config, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The running server's NDJSON stream at ``path``, one object at a time,
+    until it ends or Ctrl-C."""
     import httpx
 
-    cfg = _config(ctx)
-    wanted = ",".join(_mac_arg(m) for m in macs)
     with _control(cfg) as http:
         try:
-            with http.stream("GET", "/api/logs/follow", params={"macs": wanted}) as r:
+            with http.stream("GET", path, params=params, timeout=None) as r:
                 if r.status_code >= 400:
                     r.read()
                     raise click.ClickException(r.json().get("detail", r.text))
                 for line in r.iter_lines():
-                    if not line:
-                        continue
-                    rec = json.loads(line)
-                    tag = rec.get("tag") or "-"
-                    ts = str(rec.get("ts", ""))[11:19]
-                    click.echo(f"{ts} {rec.get('level', ''):<7} {tag:<12} {rec.get('msg', '')}")
+                    if line:
+                        yield json.loads(line)
         except httpx.HTTPError as exc:
             raise click.ClickException(
                 f"the uacsta server of {cfg.data_dir} does not answer at {http.base_url} ({exc})"
             ) from None
         except KeyboardInterrupt:
             return
+
+
+@main.command("trace")
+@click.argument("target")
+@click.option("--seconds", type=float, default=60.0, show_default=True, help="Stop after this.")
+@click.option("--messages", type=int, default=1000, show_default=True, help="Or after this many.")
+@click.option("--full", is_flag=True, help="Print each message in full, CSTA decoded.")
+@click.pass_context
+def trace(ctx: click.Context, target: str, seconds: float, messages: int, full: bool) -> None:
+    """Follow one phone's SIP and CSTA messages live, as a ladder: TARGET is
+    its MAC or one of its devices (sip:201@pbx.example, 201)."""
+    params = {"target": target, "seconds": seconds, "messages": messages}
+    for entry in _stream(_config(ctx), "/api/trace", params):
+        if "tracing" in entry:
+            click.echo(f"tracing {entry['tracing']} for {seconds:g} s or {messages} messages")
+            continue
+        if "end" in entry:
+            dropped = f", {entry['dropped']} dropped" if entry.get("dropped") else ""
+            click.echo(f"trace ended: {entry['end']}{dropped}")
+            continue
+        at = datetime.fromtimestamp(float(entry["at"])).strftime("%H:%M:%S.%f")[:-3]
+        click.echo(f"{at} {entry['from']:>14} -> {entry['to']:<14} {entry['name']}")
+        if full:
+            click.echo(entry["text"].rstrip())
+            if entry.get("csta") is not None:
+                click.echo(json.dumps(entry["csta"], indent=2))
+            click.echo()
 
 
 # -- phones ----------------------------------------------------------------------------

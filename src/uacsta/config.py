@@ -59,12 +59,16 @@ class Config(BaseSettings):
     # HTTPS for the admin web UI, with the server's certificate (the one the
     # phone and client connections use).
     admin_tls: bool = False
+    # Prometheus metrics and health on a listener of their own, "host:port",
+    # without a login (keep it on loopback or behind a firewall); empty: only
+    # on the admin listener, where /metrics needs an admin login.
+    metrics_listen: str = ""
     # Runtime settings (as `uacsta settings export` writes them) taken at the
     # first start, when the database holds none yet: ports and addresses for
     # containers, packages and tests.  Later starts leave the stored ones alone.
     initial_settings: str = ""
 
-    @field_validator("admin_listen")
+    @field_validator("admin_listen", "metrics_listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         if value:
@@ -74,6 +78,10 @@ class Config(BaseSettings):
     @property
     def admin_address(self) -> tuple[str, int] | None:
         return split_listen(self.admin_listen) if self.admin_listen else None
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        return split_listen(self.metrics_listen) if self.metrics_listen else None
 
     @field_validator("data_dir")
     @classmethod

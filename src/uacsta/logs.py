@@ -19,6 +19,9 @@ from pathlib import Path
 from .settings import Diagnostics
 
 log_tag: contextvars.ContextVar[str] = contextvars.ContextVar("log_tag", default="")
+# A client request's correlation ID, in every line logged while it is handled
+# (and in the client's response), so that support can follow one request.
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 LOG_NAME = "uacsta.log"
 
 
@@ -32,6 +35,7 @@ class TagFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         tag = getattr(record, "tag", None) or log_tag.get()
         record.tag = tag
+        record.req = getattr(record, "req", None) or request_id.get()
         return not (self.macs and tag and tag not in self.macs and not tag.startswith("client:"))
 
 
@@ -45,6 +49,9 @@ class JsonFormatter(logging.Formatter):
             "tag": getattr(record, "tag", ""),
             "msg": record.getMessage(),
         }
+        req = getattr(record, "req", "")
+        if req:
+            doc["req"] = req
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)
@@ -54,7 +61,8 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         tag = getattr(record, "tag", "")
         base = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} "
-        base += f"[{tag}] " if tag else ""
+        req = getattr(record, "req", "")
+        base += f"[{tag}{' ' + req if req else ''}] " if tag or req else ""
         text = base + record.getMessage()
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
@@ -76,6 +84,11 @@ class LogManager:
         self.file: logging.handlers.RotatingFileHandler | None = None
         self.listener: logging.handlers.QueueListener | None = None
         self.folder = default_folder
+
+    @property
+    def pending(self) -> int:
+        """Records waiting for the writer thread."""
+        return self._queue.qsize()
 
     def folder_for(self, diag: Diagnostics) -> Path:
         return Path(diag.log_folder).expanduser() if diag.log_folder else self.default_folder

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import __version__
-from .admin.app import create_admin_app
+from .admin.app import create_admin_app, create_metrics_app
 from .admin.auth import AdminAuth
 from .admin.service import AdminParts, AdminService
 from .config import Config
@@ -30,6 +30,7 @@ from .provisioning.jobs import Jobs
 from .provisioning.provisioner import Provisioner
 from .runtime.housekeeping import GcTuner, Housekeeping, LoopWatch, delete_logs_if_asked
 from .runtime.live import LiveSettings
+from .runtime.metrics import Observability
 from .runtime.services import AdminWeb, ClientService, PhoneParts, PhoneService, StartupNotes
 from .runtime.status import StatusReport
 from .secrets_box import SecretBox
@@ -126,6 +127,7 @@ class UacstaServer:
             self.switching,
             self.watch,
         )
+        self.observe = Observability(self.status_report, self.logins, self.logs, db)
         self.admin = AdminService(
             AdminParts(
                 db,
@@ -143,6 +145,7 @@ class UacstaServer:
                 status=self.status_report.report,
                 phone=lambda mac: self.status_report.phone(mac, clock()),
                 started_at=self.started_at,
+                observe=self.observe,
             )
         )
         self.admin_web = AdminWeb(
@@ -151,6 +154,7 @@ class UacstaServer:
             self.admin_auth,
             create_admin_app(self.admin, self.admin_auth),
             self.notes,
+            metrics_app=create_metrics_app(self.admin),
         )
         self.admin_ui = self.admin_web.http
         self.housekeeping = Housekeeping(
@@ -163,6 +167,7 @@ class UacstaServer:
                 lambda _now: self.client_sip.running and self.client_sip.sweep(),
                 GcTuner(lambda: len(self.registrar.bindings), clock()),
                 self.status_report.sample,
+                self.observe.sample,
             ],
             rounds=[self._flush, self._pick_up_stored_changes],
             daily=[lambda: delete_logs_if_asked(db, self.logs)],

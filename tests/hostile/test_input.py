@@ -31,14 +31,6 @@ from uacsta.store import repo
 
 
 @pytest.fixture
-async def lab(server: UacstaServer) -> AsyncIterator[Lab]:
-    lab = Lab(server, ["snom", "yealink"])
-    await lab.start()
-    yield lab
-    await lab.stop()
-
-
-@pytest.fixture
 async def http(lab: Lab) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         base_url=http_url(lab.server), auth=(CLIENT_LOGIN, CLIENT_PASSWORD)

@@ -4,30 +4,16 @@ refused with a clear 4xx that changes nothing; logins, sessions and CSRF."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, eventually
+from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, admin_url, eventually
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 
 pytestmark = pytest.mark.admin_ui
-
-
-def admin_url(server: UacstaServer) -> str:
-    assert server.admin_ui is not None
-    return f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}"
-
-
-@pytest.fixture
-async def api(server: UacstaServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=admin_url(server), auth=("admin", ADMIN_PASSWORD)
-    ) as client:
-        yield client
 
 
 async def stored(api: httpx.AsyncClient, section: str) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -420,6 +421,24 @@ def test_the_operator_cli_asks_the_running_server(cli: UacstaProcess) -> None:
         assert "identity     sip:701@pbx.example  monitor none" in shown, shown
         missing = cli.cli("phones", "show", "000413FFFFFF", check=False)
         assert missing.returncode != 0 and "no telephone '000413FFFFFF'" in missing.stderr
+        # the phone's messages live, as a ladder, ending after the two asked for
+        trace = subprocess.Popen(
+            [sys.executable, "-m", "uacsta", "trace", "00:04:13:00:07:01", "--messages", "2"],
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert trace.stdout is not None
+        first = trace.stdout.readline()
+        assert "tracing 000413000701 for 60 s or 2 messages" in first, first
+        assert (loop.run_until_complete(phone.register())).status == 200
+        rest, _ = trace.communicate(timeout=30)
+        assert re.search(r"phone -> server\s+REGISTER", rest), rest
+        assert re.search(r"server -> phone\s+401 Unauthorized \(REGISTER\)", rest), rest
+        assert rest.rstrip().endswith("trace ended: message limit reached"), rest
+        unknown = cli.cli("trace", "sip:999@nowhere", check=False)
+        assert unknown.returncode != 0 and "no phone or device" in unknown.stderr
         # the followed log shows this phone's lines, as they are written
         assert follow.stdout is not None
         seen = ""

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
+from tests.conftest import ADMIN_PASSWORD, CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
 from tests.integration.switching import http_url
 from uacsta.net.sip_service import ListenerError
 from uacsta.provisioning.provisioner import Outcome, Target
@@ -298,5 +298,56 @@ async def test_a_vendor_of_its_own_login(server: UacstaServer) -> None:
             targets(sims)[1:], overrides={"web_password": "456"}
         )
         assert poly.state == "done", poly
+    finally:
+        await sims.stop()
+
+
+@pytest.mark.admin_ui
+async def test_restart_the_selected_phones_from_the_telephone_list(server: UacstaServer) -> None:
+    """Bulk restart: each selected phone at the address it registered from,
+    on the web port it was provided on; a Gigaset base once for both its
+    handsets; a phone not selected is left alone; each comes back
+    controllable."""
+    sims = await start_devices([spec(0, "snom"), spec(1, "yealink"), spec(2, "gigaset")])
+    try:
+        assert server.provisioner is not None and server.admin_ui is not None
+        await web_password(server)
+        outcomes = await server.provisioner.push(targets(sims))
+        assert [o.state for o in outcomes] == ["done"] * 3, outcomes
+        await eventually(lambda: len(sims.phones()) == 4, timeout=10)
+        macs = users(sims)
+
+        def controllable() -> bool:
+            return all(
+                getattr(server.directory.get(m), "status", "") == "controllable" for m in macs
+            )
+
+        await eventually(controllable, timeout=15)
+        boots = [d.boots for d in sims.devices]
+        snom, _, gigaset = sims.devices
+        chosen = [snom.mac] + [p.mac for p in gigaset.phones]  # not the Yealink
+        url = f"http://127.0.0.1:{server.admin_ui.port('web UI', 'HTTP')}"
+        async with httpx.AsyncClient(base_url=url, auth=("admin", ADMIN_PASSWORD)) as api:
+            refused = await api.post("/api/phones/restart", json={"macs": ["000413FFFFFF"]})
+            assert refused.status_code == 404 and "no telephone" in refused.text
+            started = await api.post("/api/phones/restart", json={"macs": chosen})
+            assert started.status_code == 202, started.text
+            job = started.json()
+            assert job["kind"] == "restart" and job["total"] == 2  # the base once
+
+            async def finished() -> bool:
+                r = await api.get(f"/api/provisioning/jobs/{job['id']}")
+                return bool(r.json()["done"])
+
+            await eventually(finished, timeout=10)
+            results = (await api.get(f"/api/provisioning/jobs/{job['id']}")).json()["results"]
+        assert sorted((r["ip"], r["state"]) for r in results) == [
+            (snom.spec.ip, "done"),
+            (gigaset.spec.ip, "done"),
+        ]
+        await eventually(lambda: snom.boots == boots[0] + 1 and gigaset.boots == boots[2] + 1)
+        assert sims.devices[1].boots == boots[1] and sims.devices[1].restarts_asked == 1
+        await eventually(lambda: len(sims.phones()) == 4, timeout=10)
+        await eventually(controllable, timeout=15)
     finally:
         await sims.stop()

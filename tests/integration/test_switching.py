@@ -255,6 +255,7 @@ async def test_wrong_password_refused(lab: Lab) -> None:
 
 async def test_malformed_requests_get_clear_errors_and_the_session_goes_on(lab: Lab) -> None:
     import json
+    import re
 
     from websockets.asyncio.client import connect
 
@@ -278,6 +279,8 @@ async def test_malformed_requests_get_clear_errors_and_the_session_goes_on(lab: 
             json.dumps({"op": "request", "id": 3, "csta": {"type": "RequestSystemStatus"}})
         )
         reply = json.loads(await ws.recv())
+        # the server's correlation ID of the request, for support (docs/metrics.md)
+        assert re.fullmatch(r"[0-9a-f]{4}\.\d+", reply.pop("request"))
         assert reply == {
             "op": "response",
             "id": 3,

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import os
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,6 @@ from uacsta.client import CstaError, SessionLost
 from uacsta.csta import model as m
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone
-
-
-@pytest.fixture
-async def lab(server: UacstaServer) -> AsyncIterator[Lab]:
-    lab = Lab(server, ["snom", "yealink"])
-    await lab.start()
-    yield lab
-    await lab.stop()
 
 
 async def test_phone_reboot_mid_call_monitors_come_back_by_themselves(lab: Lab) -> None:

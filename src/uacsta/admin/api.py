@@ -45,6 +45,10 @@ class ProvideRequest(BaseModel):
     phones: list[PhoneRef] = Field(min_length=1, max_length=10_000)
 
 
+class Selection(BaseModel):
+    macs: list[str] = Field(min_length=1, max_length=10_000)
+
+
 class VendorLogin(BaseModel):
     user: str = Field(min_length=1, max_length=64)
     password: str = Field("", max_length=256)
@@ -81,6 +85,13 @@ async def api_phone_password(body: Password, session: Admin, service: Service) -
 @router.get("/api/phones", tags=["telephones"])
 async def api_phones(session: Admin, service: Service) -> list[dict[str, Any]]:
     return service.phones()
+
+
+@router.post("/api/phones/restart", status_code=202, tags=["telephones"])
+async def api_restart_phones(body: Selection, session: Admin, service: Service) -> dict[str, Any]:
+    """Restart the selected phones through their web interfaces; follow the
+    run at ``/api/provisioning/jobs/{id}``."""
+    return (await service.restart_phones(body.macs)).as_json()
 
 
 @router.get("/api/phones/{mac}", tags=["telephones"])

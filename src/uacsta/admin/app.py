@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..net.apidocs import add_api_docs
 from ..net.asgi import BoundedJson, SecurityHeaders
-from . import api, pages
+from . import api, observe, pages
 from .auth import AdminAuth
 from .service import AdminError, AdminService
 from .web import HERE, NeedLogin, templates
@@ -52,4 +52,22 @@ def create_admin_app(service: AdminService, auth: AdminAuth) -> FastAPI:
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(observe.router)
+    return app
+
+
+def create_metrics_app(service: AdminService) -> FastAPI:
+    """/metrics, /healthz and /readyz alone, without a login, for the
+    ``metrics_listen`` listener (Prometheus, load balancers)."""
+    app = FastAPI(
+        title="uacsta metrics", version=__version__, docs_url=None, openapi_url=None, redoc_url=None
+    )
+    app.state.service = service
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(AdminError)
+    async def admin_error(request: Request, exc: AdminError) -> Response:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+
+    app.include_router(observe.open_router)
     return app

@@ -19,6 +19,10 @@ from .service import AdminError, AdminService
 from .web import Admin, Service, done, page, templates
 
 router = APIRouter(include_in_schema=False)
+STATUS_LOG_LINES = 50  # the rest is in Diagnostics
+# At most this often a live list is told to refresh (seconds).
+REFRESH_INTERVAL = 0.5
+
 VENDOR_LABELS = [
     ("snom", "snom"),
     ("yealink", "Yealink"),
@@ -83,7 +87,11 @@ async def root() -> Response:
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(request: Request, session: Admin, service: Service) -> Response:
     return page(
-        request, "status", session, status=service.status(), log=service.log_since_start(200)
+        request,
+        "status",
+        session,
+        status=service.status(),
+        log=service.log_since_start(STATUS_LOG_LINES),
     )
 
 
@@ -135,6 +143,8 @@ async def telephones_table(
 async def telephones_bulk(request: Request, session: Admin, service: Service) -> Response:
     form = await request.form()
     macs = [str(m) for m in form.getlist("mac")]
+    if form.get("action") == "restart":
+        return await job_fragment(request, await service.restart_phones(macs), service)
     message = await service.bulk(str(form.get("action", "")), macs)
     return done(request, message[0].upper() + message[1:] + ".")
 
@@ -150,6 +160,10 @@ async def telephones_events(
             try:
                 seen = await asyncio.wait_for(service.telephones_after(seen), 15)
                 yield f"event: changed\ndata: {seen}\n\n".encode()
+                # While thousands of phones come up at once, one refresh of
+                # the page shown per interval is enough: the next one takes
+                # in every change made meanwhile.
+                await asyncio.sleep(REFRESH_INTERVAL)
             except TimeoutError:
                 yield b": keep-alive\n\n"
 

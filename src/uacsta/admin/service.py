@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,9 @@ from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 
+from ..csta.codec import CSTA_TYPE, DecodeError, decode
+from ..csta.errors import CSTAErrorCode
+from ..csta.jsonform import to_json
 from ..logs import LOG_NAME, LogManager, check_writable
 from ..net import tls
 from ..net.sip_service import ListenerError, Listening, bind
@@ -42,7 +45,11 @@ from ..settings import (
 )
 from ..store import repo
 from ..store.db import Database
+from ..store.models import Phone
 from ..store.repo import SettingsError
+from ..trace import MAX_MESSAGES as MAX_TRACE_MESSAGES
+from ..trace import MAX_SECONDS as MAX_TRACE_SECONDS
+from ..trace import TRACER
 from ..vendors import DIALECTS, normalise_user
 from ..vendors.identity import HANDSET_RE
 
@@ -73,18 +80,59 @@ def _off_as_null(value: Any) -> Any:
 
 
 PAGE_SIZE = 100  # telephones per page of the list
-SORTABLE = (
-    "vendor",
-    "model",
-    "firmware",
-    "mac",
-    "number",
-    "last_ip",
-    "last_identity",
-    "last_login",
-    "status",
-    "enabled",
-)
+# What each sortable column sorts by, as text (as the page shows it).
+SORTABLE: dict[str, Callable[[Phone], str]] = {
+    "vendor": lambda p: p.vendor or "",
+    "model": lambda p: p.model or "",
+    "firmware": lambda p: p.firmware or "",
+    "mac": lambda p: p.mac,
+    "number": lambda p: _number(p.last_identity),
+    "last_ip": lambda p: p.last_ip or "",
+    "last_identity": lambda p: p.last_identity or "",
+    "last_login": lambda p: p.last_login.isoformat() if p.last_login else "",
+    "status": lambda p: p.status or "",
+    "enabled": lambda p: str(p.enabled),
+}
+
+
+def _row(phone: Phone) -> dict[str, Any]:
+    """A telephone as the list, the API and the CLI show it."""
+    return {
+        "number": _number(phone.last_identity),
+        "base": _gigaset_base(phone.mac),
+        "mac": phone.mac,
+        "vendor": phone.vendor,
+        "model": phone.model,
+        "firmware": phone.firmware,
+        "last_ip": phone.last_ip,
+        "last_identity": phone.last_identity,
+        "last_login": phone.last_login.isoformat() if phone.last_login else None,
+        "status": phone.status,
+        "note": phone.note,
+        "enabled": phone.enabled,
+    }
+
+
+def _haystack(phone: Phone) -> str:
+    """What the filter looks in: every column's text, lower case."""
+    return " ".join(str(v) for v in _row(phone).values()).lower()
+
+
+def _decoded(entry: dict[str, Any]) -> dict[str, Any]:
+    """A SIP entry with the CSTA XML in its body decoded beside it."""
+    if entry["kind"] != "sip":
+        return entry
+    head, _, body = str(entry["text"]).partition("\r\n\r\n")
+    if not body.strip() or CSTA_TYPE not in head.lower():
+        return entry
+    msg = decode(body)
+    if isinstance(msg, DecodeError):
+        entry["csta_error"] = str(msg)
+        return entry
+    name = "CSTAErrorCode" if isinstance(msg, CSTAErrorCode) else msg.root()
+    entry["name"] = f"{entry['name']} ({name})"
+    entry["csta"] = to_json(msg)
+    return entry
 
 
 def _number(identity: str) -> str:
@@ -124,6 +172,16 @@ async def _nothing() -> None:
     return None
 
 
+class Observe(Protocol):
+    """The server's health as the admin layer sees it (runtime.metrics)."""
+
+    def metrics(self) -> bytes: ...
+    async def ready(self) -> dict[str, object]: ...
+    def series(self, name: str) -> dict[str, object]: ...
+    async def next_point(self) -> None: ...
+    def resolve(self, target: str) -> str | None: ...
+
+
 @dataclass
 class AdminParts:
     """What the administrator's actions reach, and no more.  The running
@@ -148,6 +206,7 @@ class AdminParts:
     # one phone in detail (lifecycle, registration, identities, monitors)
     phone: Callable[[str], dict[str, Any] | None] = lambda _mac: None
     started_at: datetime | None = None
+    observe: Observe | None = None
 
 
 class AdminService:
@@ -394,25 +453,7 @@ class AdminService:
     # -- telephones --------------------------------------------------------------------
 
     def phones(self) -> list[dict[str, Any]]:
-        out = []
-        for phone in self.parts.directory.all():
-            out.append(
-                {
-                    "number": _number(phone.last_identity),
-                    "base": _gigaset_base(phone.mac),
-                    "mac": phone.mac,
-                    "vendor": phone.vendor,
-                    "model": phone.model,
-                    "firmware": phone.firmware,
-                    "last_ip": phone.last_ip,
-                    "last_identity": phone.last_identity,
-                    "last_login": phone.last_login.isoformat() if phone.last_login else None,
-                    "status": phone.status,
-                    "note": phone.note,
-                    "enabled": phone.enabled,
-                }
-            )
-        return out
+        return [_row(phone) for phone in self.parts.directory.all()]
 
     def phone(self, mac: str) -> dict[str, Any]:
         user = normalise_user(mac.replace(":", "").replace("-", ""))
@@ -427,23 +468,27 @@ class AdminService:
         """One page of the telephone list, filtered and sorted on the server
         (10,000 phones are never sent to a browser at once).  Gigaset handsets
         sort under their base: their IDs share its prefix."""
-        rows = self.phones()
+        phones = self.parts.directory.unordered()  # sorted below, once
         if q:
             needle = q.lower()
-            rows = [r for r in rows if any(needle in str(v).lower() for v in r.values())]
+            phones = [p for p in phones if needle in _haystack(p)]
         key = sort.lstrip("-")
         if key not in SORTABLE:
             key, sort = "mac", "mac"
-        rows.sort(key=lambda r: (str(r[key] or ""), r["mac"]), reverse=sort.startswith("-"))
+        value = SORTABLE[key]
+        # Only the page shown becomes rows: with 10,000 phones, sorting the
+        # records is cheap, making 10,000 dicts for each refresh is not.
+        phones.sort(key=lambda p: (value(p), p.mac), reverse=sort.startswith("-"))
         size = max(1, min(size, 1000))
-        pages = max(1, -(-len(rows) // size))
+        pages = max(1, -(-len(phones) // size))
         page = max(1, min(page, pages))
         first = (page - 1) * size
+        rows = [_row(p) for p in phones[first : first + size]]
         return {
-            "phones": rows[first : first + size],
-            "total": len(rows),
-            "first": first + 1 if rows else 0,
-            "last": min(first + size, len(rows)),
+            "phones": rows,
+            "total": len(phones),
+            "first": first + 1 if phones else 0,
+            "last": min(first + size, len(phones)),
             "page": page,
             "pages": pages,
             "sort": sort,
@@ -460,6 +505,36 @@ class AdminService:
             raise AdminError("at most 10,000 telephones at once")
         users = await self._change_phones(action, macs)
         return f"{len(users)} telephone{'s' if len(users) != 1 else ''} {action}d"
+
+    async def restart_phones(self, macs: list[str]) -> Job:
+        """Restart the selected phones through their web interfaces, each at
+        the address it last registered from (a Gigaset base once for all its
+        handsets), on the web port it was provided on."""
+        prov = self._provisioner()
+        if not macs:
+            raise AdminError("select at least one telephone")
+        if len(macs) > 10_000:
+            raise AdminError("at most 10,000 telephones at once")
+        provided = {r.ip: r for r in await repo.list_provisioned(self.db)}
+        targets: dict[str, Target] = {}
+        for mac in macs:
+            user = normalise_user(mac)
+            phone = self.parts.directory.get(user) if user is not None else None
+            if user is None or phone is None:
+                raise AdminError(f"no telephone {mac!r}", 404)
+            if not phone.last_ip:
+                raise AdminError(f"telephone {user} never registered: its address is not known")
+            record = provided.get(phone.last_ip)
+            if record is not None:
+                target = Target(record.ip, record.vendor, record.mac, record.web_port)
+            else:  # provided by hand: the vendor's pages on port 80
+                target = Target(phone.last_ip, phone.vendor, "" if _gigaset_base(user) else user)
+            targets.setdefault(target.ip, target)
+        chosen = list(targets.values())
+        log.info("restarting %d telephones for the administrator", len(chosen))
+        return self.parts.jobs.start(
+            "restart", len(chosen), lambda report: prov.restart(chosen, report)
+        )
 
     async def set_enabled(self, mac: str, enabled: bool) -> None:
         await self._change_phones("enable" if enabled else "disable", [mac])
@@ -608,6 +683,56 @@ class AdminService:
         records = _read_records(self.parts.logs.folder / LOG_NAME)
         return _collapsed([r for r in records if r.get("ts", "") >= since])[-limit:]
 
+    # -- health, metrics, dashboard, trace ---------------------------------------------
+
+    def _observe(self) -> Observe:
+        if self.parts.observe is None:
+            raise AdminError("metrics and traces come from the running server only", 503)
+        return self.parts.observe
+
+    def metrics(self) -> bytes:
+        return self._observe().metrics()
+
+    async def ready(self) -> dict[str, object]:
+        return await self._observe().ready()
+
+    def dashboard(self, name: str) -> dict[str, object]:
+        if name not in ("hour", "day"):
+            raise AdminError(f"no dashboard range {name!r} (hour or day)", 404)
+        return self._observe().series(name)
+
+    async def next_point(self) -> None:
+        await self._observe().next_point()
+
+    def trace(
+        self, target: str, seconds: float, messages: int
+    ) -> tuple[str, AsyncGenerator[dict[str, Any], None]]:
+        """Start following one phone's messages: its MAC and the entries, each
+        SIP message with the CSTA it carries decoded beside it.  The trace
+        ends by itself after ``seconds`` or ``messages``."""
+        observe = self._observe()
+        if not target.strip() or len(target) > 256:
+            raise AdminError("name a phone (MAC address) or a device to trace")
+        mac = observe.resolve(target.strip())
+        if mac is None:
+            raise AdminError(f"no phone or device {target!r} known to the server", 404)
+        if not 1 <= seconds <= MAX_TRACE_SECONDS:
+            raise AdminError(f"trace for 1 to {MAX_TRACE_SECONDS:.0f} seconds")
+        if not 1 <= messages <= MAX_TRACE_MESSAGES:
+            raise AdminError(f"trace 1 to {MAX_TRACE_MESSAGES} messages")
+        watch = TRACER.start(frozenset({mac}), seconds, messages)
+        log.info("trace of %s started for %.0f s or %d messages", mac, seconds, messages)
+
+        async def entries() -> AsyncGenerator[dict[str, Any], None]:
+            try:
+                async for entry in TRACER.entries(watch):
+                    yield _decoded(entry.as_json())
+                yield {"end": watch.ended, "dropped": watch.dropped}
+            finally:
+                TRACER.stop(watch)  # the watcher went away: nothing recorded for it
+
+        return mac, entries()
+
     def tail(self, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
         """New log records as they are written from now on (the position is
         taken at the call, not at the first read), only those of these MACs
@@ -659,11 +784,21 @@ def _collapsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+TAIL_BYTES = 4 << 20  # the end of the log the status page reads (never the whole file)
+
+
 def _read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
+    with path.open("rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - TAIL_BYTES))
+        data = f.read()
+    lines = data.splitlines()
+    if size > TAIL_BYTES:
+        lines = lines[1:]  # the first one is cut
     out = []
-    for line in path.read_bytes().splitlines()[-20000:]:
+    for line in lines[-20000:]:
         with contextlib.suppress(ValueError):
             out.append(json.loads(line))
     return out

@@ -20,11 +20,13 @@ HERE = Path(__file__).parent
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 NAV = [
     ("status", "Server status"),
+    ("dashboard", "Dashboard"),
     ("telephones", "Telephones"),
     ("phone-connection", "Phone connection"),
     ("client-connection", "Client connection"),
     ("advanced", "Advanced settings"),
     ("diagnostics", "Diagnostics"),
+    ("trace", "Trace"),
     ("info", "Information"),
 ]
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -66,7 +68,7 @@ async def admin(request: Request) -> AdminSession:
         if await auth.verify(name, password, source):
             return AdminSession(name)
         raise HTTPException(401, "wrong admin name or password")
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith("/api/") or request.url.path == "/metrics":
         raise HTTPException(401, "log in first (HTTP Basic with an admin account)")
     raise NeedLogin()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..csta import model as m
-from ..csta.callstate import TrackedCall
+from ..csta.callstate import TrackedCall, subject_connection
 from ..csta.codec import DecodeError
 from ..csta.errors import CSTAErrorCode, ErrorCategory
+from ..csta.jsonform import to_json
 from ..csta.types import (
     ConnectionID,
     DeviceCategory,
@@ -30,11 +32,14 @@ from ..csta.types import (
     EventDevice,
     SystemStatus,
 )
+from ..logs import request_id
 from ..phones.lifecycle import Phase
 from ..phones.phone_session import PhoneSession, SessionError
 from ..phones.session_manager import PhoneLine
+from ..trace import TRACER
 from .client_session import ClientSession, FaceKind, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
+from .journal import Journal
 from .monitors import MonitorPoint, MonitorTable, PointState, Subscription
 from .router import SERVER_SERVICES, Route, respell, route, subject
 
@@ -136,6 +141,7 @@ class SwitchingFunction:
         # since the start: events from the phones, requests from the clients
         self.events_received = 0
         self.requests_received = 0
+        self.journal = Journal(clock)
         self.registrations: dict[str, SystemRegistration] = {}
         self._away: dict[str, float] = {}  # phone -> when its dialog went down
         # Identities a phone reported that another phone owns: device key -> (mac, id).
@@ -444,6 +450,7 @@ class SwitchingFunction:
 
     def phone_event(self, mac: str, event: m.CstaMessage) -> None:
         self.events_received += 1
+        self.journal.events[type(event).__name__] += 1
         xref = getattr(event, "monitorCrossRefID", None)
         if not isinstance(xref, str):
             return
@@ -472,16 +479,34 @@ class SwitchingFunction:
             await asyncio.wait_for(asyncio.shield(waiter), self.request_timeout())
 
     def _relay(self, point: MonitorPoint, event: m.CstaMessage) -> None:
-        anomaly = point.tracker.apply(event)
-        if anomaly is not None:
-            log.info(
-                "call state at %s: %s",
-                point.device.key,
-                anomaly.reason,
-                extra={"tag": point.mac or point.device.mac},
-            )
-        for sub in list(point.subscribers.values()):
-            sub.client.push(dataclasses.replace(event, monitorCrossRefID=sub.xref))  # type: ignore[call-arg]
+        mac = point.mac or point.device.mac
+        tracker = point.tracker
+        before = set(tracker.calls)
+        anomaly = tracker.apply(event)
+        rid = self.journal.correlation(subject_connection(event))
+        token = request_id.set(rid) if rid else None
+        try:
+            if anomaly is not None:
+                log.info(
+                    "call state at %s: %s", point.device.key, anomaly.reason, extra={"tag": mac}
+                )
+            if before or tracker.calls:
+                self.journal.event(mac, point.device.id.value, tracker, before, event)
+            traced = mac in TRACER.watched
+            for sub in list(point.subscribers.values()):
+                copy = dataclasses.replace(event, monitorCrossRefID=sub.xref)  # type: ignore[call-arg]
+                if not sub.client.push(copy):
+                    self.journal.dropped[sub.client.face.value] += 1
+                if traced:
+                    self._trace(mac, "server", f"client {sub.client.tag}", copy)
+        finally:
+            if token is not None:
+                request_id.reset(token)
+
+    @staticmethod
+    def _trace(mac: str, source: str, target: str, msg: m.CstaMessage | CSTAErrorCode) -> None:
+        name = "CSTAErrorCode" if isinstance(msg, CSTAErrorCode) else msg.root()
+        TRACER.record(mac, source, target, "csta", name, json.dumps(to_json(msg)))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         # asyncio keeps only weak references to tasks: hold each until done
@@ -493,8 +518,17 @@ class SwitchingFunction:
 
     async def request(self, client: ClientSession, msg: m.CstaMessage) -> Answer:
         """The answer to one client request: the phone's, the server's own, or
-        a CSTAErrorCode.  Never raises for what a client or a phone does."""
+        a CSTAErrorCode.  Never raises for what a client or a phone does.
+        The request gets its correlation ID (:mod:`.journal`) for the rest of
+        the caller's task."""
         self.requests_received += 1
+        began = self.clock()
+        self.journal.request_started()
+        answer = await self._answer(client, msg)
+        self.journal.request_done(msg, answer, began)
+        return answer
+
+    async def _answer(self, client: ClientSession, msg: m.CstaMessage) -> Answer:
         if msg.KIND is not m.Kind.REQUEST:
             return CSTAErrorCode.operation("invalidParameterValue")
         if isinstance(msg, SERVER_SERVICES):
@@ -512,6 +546,16 @@ class SwitchingFunction:
             return CSTAErrorCode.operation("invalidDeviceID")
         if not self._may_name(client, msg):
             return CSTAErrorCode.operation("invalidDeviceID")
+        if device.mac not in TRACER.watched:
+            return await self._at_device(client, msg, name, device)
+        self._trace(device.mac, f"client {client.tag}", "server", msg)
+        answer = await self._at_device(client, msg, name, device)
+        self._trace(device.mac, "server", f"client {client.tag}", answer)
+        return answer
+
+    async def _at_device(
+        self, client: ClientSession, msg: m.CstaMessage, name: str, device: Device
+    ) -> Answer:
         await self._until_started(device)
         session = self._session(device)
         if session is None:

@@ -122,7 +122,7 @@ class CallTracker:
         rule = TRANSITIONS.get(type(event))
         if rule is None:
             return None
-        conn = _subject_connection(event)
+        conn = subject_connection(event)
         if isinstance(event, TransferedEvent | ConferencedEvent):
             return self._merge(event, rule)
         call_id = conn.callID if conn else None
@@ -228,7 +228,7 @@ _SUBJECT = {
 }
 
 
-def _subject_connection(event: CstaMessage) -> ConnectionID | None:
+def subject_connection(event: CstaMessage) -> ConnectionID | None:
     name = _SUBJECT.get(type(event))
     value = getattr(event, name, None) if name else None
     return value if isinstance(value, ConnectionID) else None

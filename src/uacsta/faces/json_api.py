@@ -41,6 +41,7 @@ from ..csta import model as m
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.jsonform import JsonFormError, from_json, load_bounded, to_json
 from ..csta.types import ConnectionID, DeviceID, ForwardingType
+from ..logs import request_id
 from ..net.apidocs import add_api_docs
 from ..net.asgi import BoundedJson, SecurityHeaders
 from ..settings import ClientConnection
@@ -48,6 +49,7 @@ from .logins import ClientLogins
 
 log = logging.getLogger("uacsta.faces")
 LOGIN_TIMEOUT = 10.0
+REQUEST_ID_HEADER = "X-Request-ID"  # the server's correlation ID of a request
 # Services that need an event stream: only over the WebSocket.
 STREAM_ONLY = (m.MonitorStart, m.MonitorStop, m.GetSwitchingFunctionDevices, m.SystemRegister)
 
@@ -121,7 +123,7 @@ def create_app(
         request: Request, creds: Annotated[HTTPBasicCredentials, Depends(basic)]
     ) -> ClientSession:
         source = request.client.host if request.client else "?"
-        rights = logins.check_password(creds.username, creds.password, source)
+        rights = logins.check_password(creds.username, creds.password, source, "rest")
         if rights is None:
             raise HTTPException(
                 401, "wrong client login or password", {"WWW-Authenticate": 'Basic realm="uacsta"'}
@@ -131,11 +133,15 @@ def create_app(
     Client = Annotated[ClientSession, Depends(login)]
 
     def answer(result: Answer) -> JSONResponse:
+        # The request's correlation ID, for the client to quote to support.
+        headers = {REQUEST_ID_HEADER: request_id.get()}
         if isinstance(result, CSTAErrorCode):
             return JSONResponse(
-                {"error": to_json(result), "detail": str(result)}, _http_status(result)
+                {"error": to_json(result), "detail": str(result)},
+                _http_status(result),
+                headers=headers,
             )
-        return JSONResponse(to_json(result))
+        return JSONResponse(to_json(result), headers=headers)
 
     def info(state: DeviceState) -> DeviceInfo:
         return DeviceInfo(
@@ -367,7 +373,7 @@ class WebSocketConversation:
             await self._refuse("login needs user and password")
             return None
         source = self.ws.client.host if self.ws.client else "?"
-        rights = self.logins.check_password(user, password, source)
+        rights = self.logins.check_password(user, password, source, "websocket")
         if rights is None:
             await self._refuse("wrong client login or password", code=4401)
             return None
@@ -444,6 +450,23 @@ class WebSocketConversation:
             task.add_done_callback(self._requests.discard)
 
     async def _request(self, client: ClientSession, data: dict[str, Any]) -> None:
+        try:
+            await self._answer(client, data)
+        except Exception:
+            # A bug here must not pass silently (nor end the client's session):
+            # the traceback goes to the JSON log, the client gets an error.
+            log.exception("request %r from %s failed", data.get("id"), client.tag)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.send(
+                    {
+                        "op": "error",
+                        "id": data.get("id"),
+                        "request": request_id.get(),
+                        "reason": "internal error (logged on the server)",
+                    }
+                )
+
+    async def _answer(self, client: ClientSession, data: dict[str, Any]) -> None:
         rid = data.get("id")
         try:
             msg = from_json(data.get("csta"))
@@ -457,5 +480,7 @@ class WebSocketConversation:
         result = await self.sf.request(client, msg)
         log.debug("answer %s to %s: %s", rid, client.tag, result, extra={"tag": client.tag})
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await self.send({"op": "response", "id": rid, "csta": to_json(result)})
+            await self.send(
+                {"op": "response", "id": rid, "request": request_id.get(), "csta": to_json(result)}
+            )
         client.release()

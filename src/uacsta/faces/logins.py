@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from ..core.devices import DeviceRights
@@ -38,6 +39,7 @@ class ClientLogins:
         self.db = db
         self.lockout = Lockout()
         self._logins: dict[str, Login] = {}
+        self.refused: Counter[str] = Counter()  # failed and locked-out logins by face
 
     async def load(self) -> None:
         self._logins = {
@@ -53,12 +55,15 @@ class ClientLogins:
     def get(self, name: str) -> Login | None:
         return self._logins.get(name)
 
-    def check_password(self, name: str, password: str, source: str) -> DeviceRights | None:
+    def check_password(
+        self, name: str, password: str, source: str, face: str = ""
+    ) -> DeviceRights | None:
         """The login's rights, or None for a wrong name or password (or a
         source locked out for too many of them)."""
         now = time.monotonic()
         if self.lockout.locked(source, name, now):
             log.warning("client login %r from %s refused: locked out", name, source)
+            self.refused[face] += 1
             return None
         login = self._logins.get(name)
         if login is not None:
@@ -66,10 +71,11 @@ class ClientLogins:
             if hmac.compare_digest(given, login.ha1["SHA-256"]):
                 self.lockout.succeeded(source, name, now)
                 return login.rights
-        self.failed(name, source)
+        self.failed(name, source, face)
         return None
 
-    def failed(self, name: str, source: str) -> None:
+    def failed(self, name: str, source: str, face: str = "") -> None:
+        self.refused[face] += 1
         count = self.lockout.failed(source, name, time.monotonic())
         log.warning(
             "client login %r from %s: wrong name or password (attempt %d)", name, source, count

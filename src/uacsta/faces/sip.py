@@ -197,7 +197,7 @@ class SipClientFace:
             return self._challenge(req, to_tag, stale=True)
         if verdict is not Verdict.OK or login is None:
             if verdict is Verdict.BAD_RESPONSE:
-                self.logins.failed(name, conn.peer_ip)
+                self.logins.failed(name, conn.peer_ip, "sip")
             return self._challenge(req, to_tag)
         self.logins.lockout.succeeded(conn.peer_ip, name, time.monotonic())
         request = decode(req.body) if req.body else m.RequestSystemStatus()

@@ -19,6 +19,7 @@ from ..sip.framer import (
     StreamFramer,
 )
 from ..sip.message import Request, Response
+from ..trace import TRACER
 
 log = logging.getLogger("uacsta.sip")
 _HANDSHAKES: set[asyncio.Task[None]] = set()  # asyncio keeps weak references only
@@ -191,6 +192,12 @@ class SipConnection(asyncio.Protocol):
 
     def send(self, msg: Request | Response) -> None:
         data = msg.to_bytes()
+        if TRACER.watched:
+            tag = log_tag.get() or self.log_tag
+            if tag in TRACER.watched:
+                TRACER.record(
+                    tag, "server", "phone", "sip", msg.summary(), data.decode("utf-8", "replace")
+                )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "sent to %s:%d:\n%s",

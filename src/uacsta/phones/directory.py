@@ -34,6 +34,10 @@ class PhoneDirectory:
     def all(self) -> list[Phone]:
         return sorted(self._phones.values(), key=lambda p: p.mac)
 
+    def unordered(self) -> list[Phone]:
+        """Every phone, in no particular order (counting needs no sort)."""
+        return list(self._phones.values())
+
     async def load(self) -> None:
         await repo.mark_all_offline(self.db)
         self._phones = {p.mac: p for p in await repo.list_phones(self.db)}

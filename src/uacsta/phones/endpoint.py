@@ -16,6 +16,7 @@ from ..sip.errors import SipParseError
 from ..sip.message import Request, Response, build_response
 from ..sip.uas import UasPolicy, precheck_request
 from ..sip.uri import SipUri
+from ..trace import TRACER
 from ..vendors import normalise_user
 from .registrar import SERVER_HEADER, Registrar
 from .session_manager import SessionManager
@@ -83,6 +84,9 @@ class PhoneEndpoint:
             log_tag.reset(token)
 
     def _handle(self, conn: SipConnection, msg: Request | Response, tag: str) -> None:
+        if tag in TRACER.watched:
+            text = msg.to_bytes().decode("utf-8", "replace")
+            TRACER.record(tag, "phone", "server", "sip", msg.summary(), text)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "received from %s:%d:\n%s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,17 +71,22 @@ class Registrar:
     listeners: list[Callable[[BindingChange, Binding], None]] = field(default_factory=list)
     lockout: Lockout = field(default_factory=Lockout)
     _ha1_cache: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # REGISTERs handled, and those refused by why (Prometheus reads them)
+    registers: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
 
     # -- REGISTER -------------------------------------------------------------
 
     def handle_register(
         self, req: Request, conn: Connection, now: float, wall: float, to_tag: str
     ) -> Response:
+        self.registers += 1
         to_uri = req.to.uri
         if not isinstance(to_uri, SipUri) or to_uri.user is None:
             return build_response(req, 400, "To must be a SIP URI with a user part", to_tag=to_tag)
         mac = normalise_user(to_uri.user)
         if mac is None:
+            self.refusals["not a MAC"] += 1
             log.warning(
                 "REGISTER refused: user %r from %s is not a MAC address or handset ID",
                 to_uri.user,
@@ -91,6 +97,7 @@ class Registrar:
             )
         key = (conn.peer_ip, mac)
         if self.lockout.locked(conn.peer_ip, mac, now):
+            self.refusals["locked out"] += 1
             return build_response(req, 403, "Too many failed attempts", to_tag=to_tag)
         auth = self._authenticate(req, mac, key, now, wall, to_tag)
         if auth is not None:
@@ -134,6 +141,7 @@ class Registrar:
             return self._challenge(req, wall, to_tag, stale=True)
         if verdict is Verdict.BAD_RESPONSE:
             count = self.lockout.failed(key[0], key[1], now)
+            self.refusals["wrong password"] += 1
             log.warning("REGISTER from %s: wrong password (attempt %d)", key[0], count)
         elif verdict is Verdict.REPLAY:
             log.warning("REGISTER from %s: replayed nonce count %s refused", key[0], creds.nc)

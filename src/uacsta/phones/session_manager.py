@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -82,6 +83,8 @@ class SessionManager:
         self.lines: dict[str, PhoneLine] = {}
         self.observers: list[PhoneObserver] = []
         self.listeners: list[Callable[[PhoneLine], None]] = []  # phase changes only
+        # Every phase change by (from, to, trigger), for the metrics.
+        self.transitions: Counter[tuple[str, str, str]] = Counter()
         # In-dialog messages find their session by Call-ID (one lookup each).
         # Ended sessions stay findable for a transaction's lifetime, so that a
         # late 2xx to an abandoned INVITE is ACKed and BYEd.
@@ -181,6 +184,7 @@ class SessionManager:
         was = line.life.fire(trigger, reason)
         if was is None:
             return
+        self.transitions[(was.value, line.phase.value, trigger.value)] += 1
         if was is Phase.RECOVERING and line.retry is not None:
             line.retry.cancel()
             line.retry = None

@@ -375,6 +375,11 @@ class Provisioner:
     ) -> list[Outcome]:
         return await self._each(targets, self._delete_one, report, overrides)
 
+    async def restart(self, targets: list[Target], report: Report = _quiet) -> list[Outcome]:
+        """Restart phones through their web interface, as *Restart phone* does
+        after a push (the telephone list's bulk restart)."""
+        return await self._each(targets, self._restart_one, report, None)
+
     async def _each(
         self,
         targets: list[Target],
@@ -467,6 +472,7 @@ class Provisioner:
                 plan.slot,
                 self._sealed(plan.writes),
                 self._sealed(previous),
+                target.web_port,
             )
             users = [
                 r.user
@@ -508,6 +514,14 @@ class Provisioner:
             if changed:
                 detail += f"; left as changed since: {', '.join(sorted(changed))}"
             return await self._finish(dialect, http, target.ip, mac, opts, detail, slot)
+
+    async def _restart_one(
+        self, target: Target, opts: ProvisioningOptions, logins: WebLogins, seen: Seen
+    ) -> Outcome:
+        dialect, http, who = await self._open(target, logins, seen)
+        async with contextlib.aclosing(http):
+            await dialect.restart(http)
+        return Outcome(target.ip, dialect.vendor, who.mac or target.mac, "done", "restarting")
 
     # Passwords and certificates in the records are encrypted like the phone
     # password itself: the database holds no secret in the clear.

@@ -296,17 +296,32 @@ class AdminWeb:
         auth: AdminAuth,
         app: object,
         notes: StartupNotes,
+        metrics_app: object | None = None,
     ) -> None:
         self.config = config
         self.certificates = certificates
         self.auth = auth
         self.notes = notes
         self.http = HttpService("admin", app) if config.admin_address is not None else None
+        self.metrics = (
+            HttpService("metrics", metrics_app)
+            if config.metrics_address is not None and metrics_app is not None
+            else None
+        )
 
     async def start(self) -> None:
         """The admin web UI on ``admin_listen`` (a bootstrap setting: it stays up
         while the SIP services are stopped and started from it).  With no admin
-        account yet, one named ``admin`` is made and its password printed once."""
+        account yet, one named ``admin`` is made and its password printed once.
+        The metrics listener (``metrics_listen``) when one is set."""
+        if self.metrics is not None and self.config.metrics_address is not None:
+            host, port = self.config.metrics_address
+            try:
+                await self.metrics.listen("metrics", "HTTP", host, port, None)
+            except ListenerError as exc:
+                raise ListenerError(
+                    f"{exc} (set another address with UACSTA_METRICS_LISTEN, or an empty one)"
+                ) from None
         address = self.config.admin_address
         if address is None or self.http is None:
             return
@@ -358,3 +373,5 @@ class AdminWeb:
         self.control_file.unlink(missing_ok=True)
         if self.http is not None:
             await self.http.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()

@@ -136,6 +136,10 @@ class Request(_Message):
     uri: str = ""
     version: str = SIP_VERSION
 
+    def summary(self) -> str:
+        """The request in a few words, for a ladder diagram: ``INFO``."""
+        return self.method
+
     def to_bytes(self) -> bytes:
         head = [f"{self.method} {self.uri} {self.version}", *self._head_lines()]
         return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
@@ -146,6 +150,11 @@ class Response(_Message):
     status: int = 200
     reason: str = "OK"
     version: str = SIP_VERSION
+
+    def summary(self) -> str:
+        """``200 OK (INFO)``: the status and what it answers."""
+        method = self.headers.get("CSeq", "").rpartition(" ")[2]
+        return f"{self.status} {self.reason}" + (f" ({method})" if method else "")
 
     def to_bytes(self) -> bytes:
         head = [f"{self.version} {self.status} {self.reason}", *self._head_lines()]

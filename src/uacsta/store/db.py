@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration.  When the database is already there, the CLI skips
 # importing Alembic (half a second per command); a unit test keeps this in
 # step with the migrations folder.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 
 class StoreError(Exception):
@@ -96,6 +96,11 @@ class Database:
         for path in (self.file, Path(f"{self.file}-wal"), Path(f"{self.file}-shm")):
             with contextlib.suppress(FileNotFoundError, PermissionError):
                 path.chmod(0o600)
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); raises when it cannot."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -78,6 +78,7 @@ class Provisioned(Base):
     mac: Mapped[str] = mapped_column(String(12), primary_key=True)
     vendor: Mapped[str] = mapped_column(String(32))
     ip: Mapped[str] = mapped_column(String(64))
+    web_port: Mapped[int] = mapped_column(Integer, default=80, server_default="80")
     slot: Mapped[str] = mapped_column(String(64))
     written: Mapped[dict[str, str]] = mapped_column(JSON)
     previous: Mapped[dict[str, str | None]] = mapped_column(JSON)

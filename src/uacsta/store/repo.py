@@ -355,9 +355,11 @@ async def save_provisioned(
     slot: str,
     written: dict[str, str],
     previous: dict[str, str | None],
+    web_port: int = 80,
 ) -> None:
-    """Record a push; a push again to the same phone keeps the values from
-    before the first one, so that a delete restores the phone as it was."""
+    """Record a push (with the web port, for a restart later); a push again
+    to the same phone keeps the values from before the first one, so that a
+    delete restores the phone as it was."""
     async with db.session() as s, s.begin():
         row = await s.get(Provisioned, mac)
         if row is None:
@@ -366,6 +368,7 @@ async def save_provisioned(
                     mac=mac,
                     vendor=vendor,
                     ip=ip,
+                    web_port=web_port,
                     slot=slot,
                     written=written,
                     previous=previous,
@@ -377,6 +380,7 @@ async def save_provisioned(
         for key, value in previous.items():
             kept.setdefault(key, value)
         row.vendor, row.ip, row.slot, row.at = vendor, ip, slot, utcnow()
+        row.web_port = web_port
         row.written = {**row.written, **written}
         row.previous = kept
 
