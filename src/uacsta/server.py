@@ -18,7 +18,6 @@ from .admin.auth import AdminAuth
 from .admin.service import AdminParts, AdminService
 from .config import Config
 from .core.switching import SwitchingFunction
-from .faces.json_api import create_app
 from .faces.logins import ClientLogins
 from .logs import LogManager
 from .net import tls
@@ -98,12 +97,7 @@ class UacstaServer:
             config, db, box, live, self.certificates, parts, clock, self.notes
         )
         self.client_service = ClientService(
-            config,
-            live,
-            self.certificates,
-            self.switching,
-            self.logins,
-            lambda: create_app(self.switching, self.logins, lambda: live.client_connection),
+            config, live, self.certificates, self.switching, self.logins
         )
         self.phones = self.phone_service.sip
         self.client_sip = self.client_service.sip

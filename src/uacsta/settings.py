@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -161,6 +162,34 @@ class ClientConnection(ConnectionSettings):
         le=60.0,
         description="Seconds to wait for a phone's answer before the client gets an error.",
     )
+    webhook_targets: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Addresses webhooks may post to, as URL prefixes "
+        "(https://crm.example/hooks/); empty: no webhooks. The server posts to them on a "
+        "client's behalf, so list only your applications.",
+    )
+
+    @field_validator("webhook_targets", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        # "https://a/, https://b/" from the command line or a form field
+        if isinstance(value, str):
+            return [v for v in value.replace(",", " ").split() if v]
+        return value
+
+    @field_validator("webhook_targets")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            url = urlsplit(prefix)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(f"{prefix!r} is not an http:// or https:// URL")
+            if url.username or url.password or url.query or url.fragment:
+                raise ValueError(f"{prefix!r}: no credentials, query or fragment in a prefix")
+            if len(prefix) > 512:
+                raise ValueError("a webhook target is at most 512 characters")
+        return value
 
 
 def default_client_connection() -> ClientConnection:

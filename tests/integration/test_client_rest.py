@@ -3,13 +3,16 @@ HTTP Basic client logins; clear JSON errors; the OpenAPI document."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
+import jsonschema_rs
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, client_tls
-from tests.integration.switching import Lab, http_url, until
+from tests.integration.switching import Lab, http_url, until, ws_url
 from uacsta.csta import model as m
 from uacsta.server import UacstaServer
 
@@ -45,7 +48,41 @@ async def test_devices_listed_with_controllable_state(lab: Lab, http: httpx.Asyn
     }
     assert (await http.get("/api/v1/devices/sip:202@pbx.example")).json()["vendor"] == "yealink"
     missing = await http.get("/api/v1/devices/999")
-    assert missing.status_code == 404 and "999" in missing.json()["detail"]
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": {"type": "CSTAErrorCode", "category": "operation", "value": "invalidDeviceID"},
+        "detail": "no device '999'",
+    }
+
+
+async def test_one_error_body_for_every_refusal_and_each_in_the_openapi(
+    lab: Lab, http: httpx.AsyncClient
+) -> None:
+    """{"error": …, "detail": …} whatever refused: the login, the body's
+    fields, the route, a phone; and the OpenAPI document describes them."""
+    async with httpx.AsyncClient(base_url=http_url(lab.server)) as anonymous:
+        nobody = await anonymous.get("/api/v1/devices")
+    assert nobody.status_code == 401 and nobody.json()["error"] == "unauthorized"
+    assert nobody.headers["www-authenticate"].startswith("Basic")
+    bad = await http.post("/api/v1/devices/201/calls/1/digits", json={"digits": "12x"})
+    assert bad.status_code == 422
+    body = bad.json()
+    assert body["error"] == "invalidRequest" and "body.digits" in body["detail"]
+    assert [f["field"] for f in body["fields"]] == ["body.digits"]
+    nowhere = await http.get("/api/v1/no-such-thing")
+    assert nowhere.status_code == 404 and nowhere.json()["error"] == "notFound"
+    wrong_method = await http.delete("/api/v1/devices")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "methodNotAllowed"
+    doc = (await http.get("/api/v1/openapi.json")).json()
+    responses = doc["paths"]["/api/v1/devices/{device}/calls"]["post"]["responses"]
+    for status in ("401", "404", "409", "422", "501", "503"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}, status
+    assert set(doc["components"]["schemas"]["ErrorBody"]["properties"]) == {
+        "error",
+        "detail",
+        "fields",
+    }
 
 
 async def test_call_controls_by_rest_with_events_on_the_websocket(
@@ -143,3 +180,70 @@ async def test_openapi_document_and_https(lab: Lab) -> None:
     assert "/api/v1/devices/{device}/calls" in paths
     assert "/api/v1/csta" in paths
     assert doc["info"]["title"] == "uacsta client API"
+
+
+def refs(doc: object) -> set[str]:
+    if isinstance(doc, dict):
+        found = {doc["$ref"]} if isinstance(doc.get("$ref"), str) else set()
+        return found.union(*(refs(v) for v in doc.values()))
+    if isinstance(doc, list):
+        return set().union(*(refs(v) for v in doc))
+    return set()
+
+
+def resolves(doc: dict[str, object], ref: str) -> bool:
+    node: object = doc
+    for part in ref.removeprefix("#/").split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+async def test_the_openapi_and_asyncapi_documents_describe_what_is_sent(
+    lab: Lab, http: httpx.AsyncClient
+) -> None:
+    """Every answer has its schema (generated from the CSTA model), every
+    reference resolves, and what the server really sends validates against
+    the documents: a REST answer, and WebSocket responses and events."""
+    openapi = (await http.get("/api/v1/openapi.json")).json()
+    assert {r for r in refs(openapi) if not resolves(openapi, r)} == set()
+    for path, methods in openapi["paths"].items():
+        for method, op in methods.items():
+            code = next(c for c in ("200", "201", "204") if c in op["responses"])
+            content = op["responses"][code].get("content", {})
+            if code == "204" or "text/event-stream" in content:
+                continue
+            ok = content["application/json"]["schema"]
+            assert ok != {}, (method, path)  # no empty answer schemas
+    made = await http.post("/api/v1/devices/201/calls", json={"to": "202"})
+    schema = openapi["paths"]["/api/v1/devices/{device}/calls"]["post"]["responses"]["200"]
+    check = jsonschema_rs.validator_for(
+        {**schema["content"]["application/json"]["schema"], "components": openapi["components"]}
+    )
+    assert check.is_valid(made.json()), list(check.iter_errors(made.json()))
+    asyncapi = (await http.get("/api/v1/asyncapi.json")).json()
+    assert asyncapi["asyncapi"] == "3.0.0"
+    assert {r for r in refs(asyncapi) if not resolves(asyncapi, r)} == set()
+    frames = asyncapi["components"]["messages"]
+
+    def frame_check(name: str) -> jsonschema_rs.Validator:
+        return jsonschema_rs.validator_for(
+            {**frames[name]["payload"], "components": asyncapi["components"]}
+        )
+
+    async with connect(ws_url(lab.server)) as ws:
+        await ws.send(
+            json.dumps({"op": "login", "user": CLIENT_LOGIN, "password": CLIENT_PASSWORD})
+        )
+        assert frame_check("welcome").is_valid(json.loads(await ws.recv()))
+        start = {"type": "MonitorStart", "monitorObject": {"deviceObject": "202"}}
+        request = {"op": "request", "id": 1, "csta": start}
+        assert frame_check("request").is_valid(request)
+        await ws.send(json.dumps(request))
+        received = [json.loads(await ws.recv()) for _ in range(2)]  # response, BackInService
+        by_op = {f["op"]: f for f in received}
+        assert frame_check("response").is_valid(by_op["response"]), by_op
+        assert frame_check("event").is_valid(by_op["event"]), by_op
+        refused = {"op": "request", "id": 2, "csta": {"type": "NoSuchThing"}}
+        assert not frame_check("request").is_valid(refused)

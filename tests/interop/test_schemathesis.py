@@ -58,6 +58,10 @@ def test_no_server_errors_from_the_admin_and_client_apis(tmp_path: Path) -> None
             f"http://127.0.0.1:{proc.client_http_port}/api/v1/openapi.json",
             "cti:cti-Password-1",
             tmp_path,
+            # the event stream streams until the client leaves (its refusals and
+            # its stream are in test_client_events)
+            "--exclude-path-regex",
+            "/api/v1/events",
         )
         assert client.returncode == 0, client.stdout[-6000:] + proc.output()[-3000:]
         admin = schemathesis(
@@ -69,9 +73,10 @@ def test_no_server_errors_from_the_admin_and_client_apis(tmp_path: Path) -> None
             # tests talk to loopback and their own namespaces only (its
             # validation is tested in test_admin_api); the log follow streams
             # until the client leaves, longer than any request timeout (its
-            # validation is in test_admin_api, its stream in test_cli)
+            # validation is in test_admin_api, its stream in test_cli); so does
+            # a trace (test_observability)
             "--exclude-path-regex",
-            "/api/services/.*|/api/provisioning/(find|push|delete)|/api/logs/follow",
+            "/api/services/.*|/api/provisioning/(find|push|delete)|/api/logs/follow|/api/trace",
         )
         assert admin.returncode == 0, admin.stdout[-6000:] + proc.output()[-3000:]
     finally:

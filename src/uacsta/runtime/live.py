@@ -58,8 +58,8 @@ class LiveSettings:
 
     async def reload(self) -> None:
         """Take what is stored now.  Ports and addresses take effect when a
-        service restarts (:meth:`restart_client_connection`); windows, bounds
-        and timeouts at once."""
+        service restarts (:meth:`restart_client_connection`); windows, bounds,
+        timeouts and webhook targets at once."""
         self.advanced = cast(Advanced, await repo.load_section(self.db, "advanced"))
         stored = cast(ClientConnection, await repo.load_section(self.db, "client_connection"))
         self.client_connection = self.client_connection.model_copy(
@@ -67,6 +67,7 @@ class LiveSettings:
                 "resume_window": stored.resume_window,
                 "max_queued_events": stored.max_queued_events,
                 "request_timeout": stored.request_timeout,
+                "webhook_targets": stored.webhook_targets,
             }
         )
         password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD)

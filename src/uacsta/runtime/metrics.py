@@ -163,6 +163,18 @@ class _State(Collector):
             ["face"],
             (((face,), n) for face, n in sf.journal.dropped.items()),
         )
+        posts: Counter[tuple[str, str]] = Counter()
+        for hook in self.report.clients.webhooks.stats():
+            for result, key in (("delivered", "delivered"), ("retried", "retries")):
+                posts[(hook["login"], result)] += hook[key]
+            posts[(hook["login"], "dead_letter")] += hook["dead_letters"]
+        yield _counter(
+            "uacsta_webhook_posts",
+            "Webhook posts by login and result (delivered; retried: an attempt failed and "
+            "was made again; dead_letter: an event given up).",
+            ["login", "result"],
+            posts.items(),
+        )
         yield _gauge(
             "uacsta_active_calls",
             "Calls followed at monitored devices.",

@@ -19,8 +19,10 @@ from typing import cast
 from ..admin.auth import AdminAuth
 from ..config import Config
 from ..core.switching import SwitchingFunction
+from ..faces.json_api import create_app, event_json
 from ..faces.logins import ClientLogins
 from ..faces.sip import SipClientFace
+from ..faces.webhooks import Webhooks
 from ..net import tls
 from ..net.connection import SipConnection
 from ..net.http import HttpService
@@ -223,9 +225,11 @@ class ClientService:
         certificates: tls.Certificates,
         switching: SwitchingFunction,
         logins: ClientLogins,
-        create_api: Callable[[], object],
     ) -> None:
         self.live = live
+        self.webhooks = Webhooks(
+            switching, logins, live.db, live.box, lambda: live.client_connection, event_json
+        )
         self.certificates = certificates
         self.switching = switching
         self.face = SipClientFace(
@@ -241,7 +245,8 @@ class ClientService:
         self.sip = sip_service(
             config, "client", self.face.handle, self.face.connection_lost, self._idle_timeout
         )
-        self.api = HttpService("client", create_api())
+        app = create_app(switching, logins, lambda: live.client_connection, self.webhooks)
+        self.api = HttpService("client", app)
         self.since: datetime | None = None
 
     @staticmethod
@@ -275,9 +280,11 @@ class ClientService:
             await self.api.stop()
             await self.sip.stop()
             raise
+        await self.webhooks.start()
         self.since = datetime.now().astimezone()
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         for client in list(self.switching.clients.values()):
             self.switching.logout(client, "client service stopped")
         await self.face.close()

@@ -77,6 +77,7 @@ class StatusReport:
             "phones_registered": len(self.registrar.bindings),
             "dialogs_up": self.sessions.dialogs_up,
             "loop_lag_ms": round(self.watch.lag * 1000, 1),
+            "webhooks": clients.webhooks.stats(),
             "client_service": {
                 "running": clients.running,
                 "since": _iso(clients.since),

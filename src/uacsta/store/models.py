@@ -83,3 +83,16 @@ class Provisioned(Base):
     written: Mapped[dict[str, str]] = mapped_column(JSON)
     previous: Mapped[dict[str, str | None]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Webhook(Base):
+    """A client login's webhook: where its devices' events are posted, and the
+    key that signs them (encrypted like every secret)."""
+
+    __tablename__ = "webhook"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    devices: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

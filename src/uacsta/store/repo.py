@@ -15,7 +15,7 @@ from ..secrets_box import SecretBox
 from ..settings import SECTIONS
 from ..sip.digest import compute_ha1
 from .db import Database
-from .models import AdminAccount, ClientLogin, Phone, Provisioned, Secret, Setting
+from .models import AdminAccount, ClientLogin, Phone, Provisioned, Secret, Setting, Webhook
 
 REVISION_KEY = "_revision"
 PHONE_PASSWORD = "phone_password"
@@ -341,6 +341,44 @@ async def count_admins(db: Database) -> int:
 async def remove_admin(db: Database, name: str) -> bool:
     async with db.session() as s, s.begin():
         result = await s.execute(delete(AdminAccount).where(AdminAccount.name == name))
+        return bool(getattr(result, "rowcount", 0))
+
+
+# -- webhooks ------------------------------------------------------------------
+
+
+async def add_webhook(
+    db: Database,
+    box: SecretBox,
+    hook_id: str,
+    login: str,
+    url: str,
+    devices: list[str],
+    secret: str,
+) -> Webhook:
+    async with db.session() as s, s.begin():
+        row = Webhook(
+            id=hook_id,
+            login=login,
+            url=url,
+            devices=devices,
+            secret=box.encrypt(secret),
+            created=utcnow(),
+        )
+        s.add(row)
+    return row
+
+
+async def list_webhooks(db: Database) -> Sequence[Webhook]:
+    async with db.session() as s:
+        return (await s.scalars(select(Webhook).order_by(Webhook.created))).all()
+
+
+async def remove_webhook(db: Database, hook_id: str, login: str) -> bool:
+    async with db.session() as s, s.begin():
+        result = await s.execute(
+            delete(Webhook).where(Webhook.id == hook_id, Webhook.login == login)
+        )
         return bool(getattr(result, "rowcount", 0))
 
 
