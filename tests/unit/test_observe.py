@@ -218,3 +218,44 @@ def test_the_journal_logs_a_transfer_and_follows_the_new_call(
     assert lines[0] == f"call C1 at {b} started (incoming) with {A}"
     assert lines[-1] == f"call C1, C2 at {b} transferred to sip:203@pbx.example, left by it"
     assert journal.active_calls == 0
+
+
+def test_the_journal_logs_a_conference_and_the_end_of_the_joined_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """B talks to A, consults C, joins them: one line names both old calls
+    and the new one; the new call's end counts from the first call's start."""
+    clock = Clock()
+    journal = Journal(clock)
+    tracker = CallTracker()
+    b, c = "sip:202@pbx.example", "sip:203@pbx.example"
+
+    def apply(event: m.CstaMessage) -> None:
+        before = set(tracker.calls)
+        tracker.apply(event)
+        journal.event("001565000202", b, tracker, before, event)
+
+    caplog.set_level(logging.INFO, "uacsta.calls")
+    apply(m.DeliveredEvent(monitorCrossRefID="1", connection=conn("C1", b)))
+    apply(m.EstablishedEvent(monitorCrossRefID="1", establishedConnection=conn("C1", b)))
+    apply(m.HeldEvent(monitorCrossRefID="1", heldConnection=conn("C1", b)))
+    apply(m.ServiceInitiatedEvent(monitorCrossRefID="1", initiatedConnection=conn("C2", b)))
+    apply(m.EstablishedEvent(monitorCrossRefID="1", establishedConnection=conn("C2", b)))
+    clock.now += 30
+    apply(
+        m.ConferencedEvent(
+            monitorCrossRefID="1",
+            primaryOldCall=conn("C1", b),
+            secondaryOldCall=conn("C2", b),
+            conferencingDevice=EventDevice.of(b),
+            addedParty=EventDevice.of(c),
+            conferenceConnections=[m.ConnectionListItem(newConnection=conn("C3", b))],
+        )
+    )
+    assert journal.active_calls == 1
+    clock.now += 10
+    apply(m.ConnectionClearedEvent(monitorCrossRefID="1", droppedConnection=conn("C3", b)))
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"call C1, C2 at {b} conferenced with {c}, now call C3" in lines, lines
+    assert lines[-1] == f"call C3 at {b} ended after 40 s (40 s answered)", lines
+    assert journal.active_calls == 0

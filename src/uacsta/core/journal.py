@@ -104,10 +104,11 @@ class Journal:
         cause = getattr(event, "cause", None)
         why = f", cause {cause.value}" if cause is not None else ""
         if isinstance(event, m.TransferedEvent | m.ConferencedEvent):
-            verb = "transferred" if isinstance(event, m.TransferedEvent) else "conferenced"
-            to = _device(getattr(event, "transferredToDevice", None)) or _device(
-                getattr(event, "conferencingDevice", None)
-            )
+            if isinstance(event, m.TransferedEvent):
+                verb, to = "transferred to", _device(event.transferredToDevice)
+            else:
+                verb = "conferenced with"
+                to = _device(event.addedParty) or _device(event.conferencingDevice)
             old = sorted(c for c in before if c not in after)
             new = [c for c in after if c not in before]
             primary = event.primaryOldCall.callID or ""
@@ -117,11 +118,10 @@ class Journal:
             if new:
                 self._calls[(device, new[0])] = kept or _Call(now)
             log.info(
-                "call %s at %s %s%s%s",
+                "call %s at %s %s%s",
                 ", ".join(old) or "?",
                 device,
-                verb,
-                f" to {to}" if to else "",
+                f"{verb} {to}" if to else verb.split()[0],
                 f", now call {new[0]}" if new else ", left by it",
                 extra=extra,
             )
