@@ -4,7 +4,9 @@
         ref = await client.monitor("201")
         await client.make_call("201", "202")
         async for event in client.events():
-            print(event.seq, event.csta)
+            print(event)  # 7 DeliveredEvent sip:202@pbx.example call 2 (newCall)
+            if event.kind == "DeliveredEvent" and event.device == "sip:202@pbx.example":
+                await client.answer_call(ConnectionID(event.call, DeviceID(event.device)))
 
 Requests take and return the typed messages of :mod:`uacsta.csta.model`; a
 CSTAErrorCode answer raises :class:`CstaError`.  When the connection drops the
@@ -30,9 +32,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ..csta import model as m
+from ..csta.callstate import subject_connection
 from ..csta.errors import CSTAErrorCode
 from ..csta.jsonform import from_json, to_json
-from ..csta.types import ConnectionID, DeviceID
+from ..csta.types import ConnectionID, DeviceID, EventDevice
 
 __all__ = ["CstaError", "Event", "LoginError", "SessionLost", "UacstaClient"]
 R = TypeVar("R", bound=m.CstaMessage)
@@ -56,8 +59,50 @@ class SessionLost(Exception):
 
 @dataclass(frozen=True)
 class Event:
+    """One event of a monitored device: ``seq`` (its number in the session),
+    the typed CSTA message in ``csta``, and the facts most code wants without
+    walking it: ``kind``, ``device``, ``call`` and ``cause``."""
+
     seq: int
     csta: m.CstaMessage
+
+    @property
+    def kind(self) -> str:
+        """The ECMA-323 name: ``"DeliveredEvent"``."""
+        return self.csta.root()
+
+    @property
+    def device(self) -> str | None:
+        """The device the event is about: its connection's device for a call
+        event, the ``device`` of a feature event (DND, forwarding...)."""
+        conn = subject_connection(self.csta)
+        if conn is not None and conn.deviceID is not None:
+            return conn.deviceID.value
+        own = getattr(self.csta, "device", None)
+        if isinstance(own, DeviceID):
+            return own.value
+        if isinstance(own, EventDevice) and own.device is not None:
+            return own.device.value
+        return None
+
+    @property
+    def call(self) -> str | None:
+        """The callID of the call the event is about (as that phone numbers it)."""
+        conn = subject_connection(self.csta)
+        return conn.callID if conn is not None else None
+
+    @property
+    def cause(self) -> str | None:
+        cause = getattr(self.csta, "cause", None)
+        return cause.value if cause is not None else None
+
+    def __str__(self) -> str:
+        parts = [str(self.seq), self.kind, self.device or "-"]
+        if self.call is not None:
+            parts.append(f"call {self.call}")
+        if self.cause is not None:
+            parts.append(f"({self.cause})")
+        return " ".join(parts)
 
 
 class UacstaClient:
