@@ -420,9 +420,9 @@ def phones_list(ctx: click.Context, as_json: bool) -> None:
 
 
 def _mac_arg(mac: str) -> str:
-    from .vendors import normalise_user
+    from .vendors import typed_user
 
-    user = normalise_user(mac.replace(":", "").replace("-", ""))
+    user = typed_user(mac)
     if user is None:
         raise click.BadParameter(f"{mac!r} is not a MAC address or handset ID")
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -99,15 +100,23 @@ def conn(call: str, device: str = A) -> ConnectionID:
     return ConnectionID(call, DeviceID(device))
 
 
-def test_the_journal_logs_a_call_from_start_to_end(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
-    journal = Journal(clock)
+def following(journal: Journal, mac: str, device: str) -> Callable[[m.CstaMessage], None]:
+    """What the switching function does with a monitored device's event: the
+    tracker applies it, then the journal sees the calls before and after."""
     tracker = CallTracker()
 
     def apply(event: m.CstaMessage) -> None:
         before = set(tracker.calls)
         tracker.apply(event)
-        journal.event("000413000001", A, tracker, before, event)
+        journal.event(mac, device, tracker, before, event)
+
+    return apply
+
+
+def test_the_journal_logs_a_call_from_start_to_end(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    journal = Journal(clock)
+    apply = following(journal, "000413000001", A)
 
     caplog.set_level(logging.INFO, "uacsta.calls")
     apply(m.ServiceInitiatedEvent(monitorCrossRefID="1", initiatedConnection=conn("C1")))
@@ -182,13 +191,8 @@ def test_the_journal_logs_a_transfer_and_follows_the_new_call(
     at whatever device still has it (here none: B left)."""
     clock = Clock()
     journal = Journal(clock)
-    tracker = CallTracker()
     b = "sip:202@pbx.example"
-
-    def apply(event: m.CstaMessage) -> None:
-        before = set(tracker.calls)
-        tracker.apply(event)
-        journal.event("001565000202", b, tracker, before, event)
+    apply = following(journal, "001565000202", b)
 
     caplog.set_level(logging.INFO, "uacsta.calls")
     apply(
@@ -227,13 +231,8 @@ def test_the_journal_logs_a_conference_and_the_end_of_the_joined_call(
     and the new one; the new call's end counts from the first call's start."""
     clock = Clock()
     journal = Journal(clock)
-    tracker = CallTracker()
     b, c = "sip:202@pbx.example", "sip:203@pbx.example"
-
-    def apply(event: m.CstaMessage) -> None:
-        before = set(tracker.calls)
-        tracker.apply(event)
-        journal.event("001565000202", b, tracker, before, event)
+    apply = following(journal, "001565000202", b)
 
     caplog.set_level(logging.INFO, "uacsta.calls")
     apply(m.DeliveredEvent(monitorCrossRefID="1", connection=conn("C1", b)))

@@ -50,7 +50,7 @@ from ..store.repo import SettingsError
 from ..trace import MAX_MESSAGES as MAX_TRACE_MESSAGES
 from ..trace import MAX_SECONDS as MAX_TRACE_SECONDS
 from ..trace import TRACER
-from ..vendors import DIALECTS, normalise_user
+from ..vendors import DIALECTS, normalise_user, typed_user
 from ..vendors.identity import HANDSET_RE
 
 log = logging.getLogger("uacsta.admin")
@@ -456,7 +456,7 @@ class AdminService:
         return [_row(phone) for phone in self.parts.directory.all()]
 
     def phone(self, mac: str) -> dict[str, Any]:
-        user = normalise_user(mac.replace(":", "").replace("-", ""))
+        user = typed_user(mac)
         found = self.parts.phone(user) if user is not None else None
         if found is None:
             raise AdminError(f"no telephone {mac!r}", 404)
@@ -499,10 +499,6 @@ class AdminService:
         """Enable, disable or remove several phones; what was done, in words."""
         if action not in ("enable", "disable", "remove"):
             raise AdminError(f"no such action for telephones: {action}", 404)
-        if not macs:
-            raise AdminError("select at least one telephone")
-        if len(macs) > 10_000:
-            raise AdminError("at most 10,000 telephones at once")
         users = await self._change_phones(action, macs)
         return f"{len(users)} telephone{'s' if len(users) != 1 else ''} {action}d"
 
@@ -511,17 +507,10 @@ class AdminService:
         the address it last registered from (a Gigaset base once for all its
         handsets), on the web port it was provided on."""
         prov = self._provisioner()
-        if not macs:
-            raise AdminError("select at least one telephone")
-        if len(macs) > 10_000:
-            raise AdminError("at most 10,000 telephones at once")
+        selected = self._selected(macs)
         provided = {r.ip: r for r in await repo.list_provisioned(self.db)}
         targets: dict[str, Target] = {}
-        for mac in macs:
-            user = normalise_user(mac)
-            phone = self.parts.directory.get(user) if user is not None else None
-            if user is None or phone is None:
-                raise AdminError(f"no telephone {mac!r}", 404)
+        for user, phone in selected:
             if not phone.last_ip:
                 raise AdminError(f"telephone {user} never registered: its address is not known")
             record = provided.get(phone.last_ip)
@@ -542,15 +531,25 @@ class AdminService:
     async def remove_phone(self, mac: str) -> None:
         await self._change_phones("remove", [mac])
 
+    def _selected(self, macs: list[str]) -> list[tuple[str, Phone]]:
+        """The phones of a selection, each in the telephone list, or why not."""
+        if not macs:
+            raise AdminError("select at least one telephone")
+        if len(macs) > 10_000:
+            raise AdminError("at most 10,000 telephones at once")
+        out = []
+        for mac in macs:
+            user = normalise_user(mac)
+            phone = self.parts.directory.get(user) if user is not None else None
+            if user is None or phone is None:
+                raise AdminError(f"no telephone {mac!r}", 404)
+            out.append((user, phone))
+        return out
+
     async def _change_phones(self, action: str, macs: list[str]) -> list[str]:
         """One write and one follow-up for one phone or a whole selection;
         nothing changes when any is not in the telephone list."""
-        users = []
-        for mac in macs:
-            user = normalise_user(mac)
-            if user is None or self.parts.directory.get(user) is None:
-                raise AdminError(f"no telephone {mac!r}", 404)
-            users.append(user)
+        users = [user for user, _phone in self._selected(macs)]
         await self.parts.directory.flush()
         if action == "remove":
             await repo.remove_phone(self.db, users)

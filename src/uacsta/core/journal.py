@@ -165,11 +165,6 @@ class Journal:
                     extra=extra,
                 )
 
-    def forget(self, device: str) -> None:
-        """The monitor point is gone: its calls are no longer followed."""
-        for key in [k for k in self._calls if k[0] == device]:
-            del self._calls[key]
-
     @property
     def active_calls(self) -> int:
         return len(self._calls)

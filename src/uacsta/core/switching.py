@@ -138,8 +138,7 @@ class SwitchingFunction:
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._sys_reg = 0
-        # since the start: events from the phones, requests from the clients
-        self.events_received = 0
+        # since the start: requests from the clients (events: the journal's count)
         self.requests_received = 0
         self.journal = Journal(clock)
         self.registrations: dict[str, SystemRegistration] = {}
@@ -448,8 +447,12 @@ class SwitchingFunction:
             cause=EventCause.NORMAL,
         )
 
+    @property
+    def events_received(self) -> int:
+        """Events from the phones since the start, of every type."""
+        return self.journal.events.total()
+
     def phone_event(self, mac: str, event: m.CstaMessage) -> None:
-        self.events_received += 1
         self.journal.events[type(event).__name__] += 1
         xref = getattr(event, "monitorCrossRefID", None)
         if not isinstance(xref, str):

@@ -46,7 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..core.client_session import ClientClosed, ClientSession, FaceKind, ResumeError, Sequenced
-from ..core.devices import Device
+from ..core.devices import Device, DeviceRights
 from ..core.switching import Answer, DeviceState, SwitchingFunction
 from ..csta import model as m
 from ..csta.errors import CSTAErrorCode, ErrorCategory
@@ -60,7 +60,7 @@ from ..net.asgi import BoundedJson, SecurityHeaders
 from ..settings import ClientConnection
 from . import asyncapi
 from .logins import ClientLogins
-from .webhooks import WebhookError, Webhooks
+from .webhooks import MAX_DEVICES, WebhookError, Webhooks
 
 log = logging.getLogger("uacsta.faces")
 LOGIN_TIMEOUT = 10.0
@@ -164,6 +164,15 @@ class CstaRefusal(Exception):
         self.error, self.detail = error, detail
 
 
+def _refusal(
+    error: CSTAErrorCode, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error body of a CSTA refusal, with the status it maps to."""
+    return JSONResponse(
+        {"error": to_json(error), "detail": detail}, _http_status(error), headers=headers
+    )
+
+
 def _http_status(error: CSTAErrorCode) -> int:
     if error.value in ("invalidDeviceID", "invalidCallID", "invalidConnectionID"):
         return 404
@@ -222,11 +231,7 @@ def create_app(
         # The request's correlation ID, for the client to quote to support.
         headers = {REQUEST_ID_HEADER: request_id.get()}
         if isinstance(result, CSTAErrorCode):
-            return JSONResponse(
-                {"error": to_json(result), "detail": str(result)},
-                _http_status(result),
-                headers=headers,
-            )
+            return _refusal(result, str(result), headers)
         return JSONResponse(to_json(result), headers=headers)
 
     def info(state: DeviceState) -> DeviceInfo:
@@ -309,9 +314,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CstaRefusal)
     async def refused(request: Request, exc: CstaRefusal) -> JSONResponse:
-        return JSONResponse(
-            {"error": to_json(exc.error), "detail": exc.detail}, _http_status(exc.error)
-        )
+        return _refusal(exc.error, exc.detail)
 
 
 def _call_routes(
@@ -431,7 +434,9 @@ class WebhookRequest(BaseModel):
         max_length=2048,
         description="Where to post: under one of the server's webhook targets",
     )
-    devices: list[str] = Field(min_length=1, max_length=500, description="Devices to monitor")
+    devices: list[str] = Field(
+        min_length=1, max_length=MAX_DEVICES, description="Devices to monitor"
+    )
 
 
 def _webhook_routes(app: FastAPI, Client: Any, webhooks: Webhooks) -> None:
@@ -579,6 +584,25 @@ def event_json(event: m.CstaMessage) -> str:
     return json.dumps(to_json(event), separators=(",", ":"))
 
 
+def json_session(
+    sf: SwitchingFunction,
+    settings: Callable[[], ClientConnection],
+    login: str,
+    rights: DeviceRights,
+    peer: str,
+) -> ClientSession:
+    """A client session of the JSON faces (WebSocket, Server-Sent Events,
+    webhooks): its events kept as JSON text, its queue bounded as set."""
+    return sf.attach(
+        login,
+        FaceKind.JSON,
+        rights,
+        peer=peer,
+        max_queue=settings().max_queued_events,
+        encode=event_json,
+    )
+
+
 SSE_KEEP_ALIVE = 15.0
 MAX_SSE_DEVICES = 500
 
@@ -612,13 +636,8 @@ class SseStream:
                     CSTAErrorCode.operation("invalidDeviceID"), f"no device {spelling.strip()!r}"
                 )
             found.append(device)
-        client = self.client = self.sf.attach(
-            self.login.login,
-            FaceKind.JSON,
-            self.login.rights,
-            peer=self.login.peer,
-            max_queue=self.settings().max_queued_events,
-            encode=event_json,
+        client = self.client = json_session(
+            self.sf, self.settings, self.login.login, self.login.rights, self.login.peer
         )
         for device in found:
             start = m.MonitorStart(monitorObject=m.MonitorObject(deviceObject=device.id))
@@ -747,7 +766,6 @@ class WebSocketConversation:
             await self._refuse("wrong client login or password", code=4401)
             return None
         resume = first.get("resume")
-        conf = self.settings()
         if isinstance(resume, dict):
             try:
                 client = self.sf.resume(user, str(resume.get("session")), int(resume.get("seq", 0)))
@@ -757,14 +775,7 @@ class WebSocketConversation:
             client.rights = rights
             seq = int(resume.get("seq", 0))
         else:
-            client = self.sf.attach(
-                user,
-                FaceKind.JSON,
-                rights,
-                peer=self.peer,
-                max_queue=conf.max_queued_events,
-                encode=event_json,
-            )
+            client = json_session(self.sf, self.settings, user, rights, self.peer)
             seq = client.last_seq
         await self.send({"op": "welcome", "session": client.id, "seq": seq})
         return client

@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..core.client_session import ClientClosed, ClientSession, FaceKind, Sequenced
+from ..core.client_session import ClientClosed, ClientSession, Sequenced
+from ..core.devices import DeviceRights
 from ..core.switching import SwitchingFunction
 from ..csta import model as m
 from ..csta.types import DeviceID
@@ -109,10 +110,11 @@ class Webhooks:
         db: Database,
         box: SecretBox,
         settings: Callable[[], ClientConnection],
-        encode: Callable[[m.CstaMessage], str],
+        session: Callable[[str, DeviceRights, str], ClientSession],
     ) -> None:
         self.sf, self.logins, self.db, self.box = sf, logins, db, box
-        self.settings, self.encode = settings, encode
+        # the JSON faces' sessions (json_api.json_session: login, rights, peer)
+        self.settings, self.session = settings, session
         self.deliveries: dict[str, Delivery] = {}
         self._http: httpx.AsyncClient | None = None
         # the retry policy (instance values: a test shortens them)
@@ -211,13 +213,8 @@ class Webhooks:
                 delivery.last_error = "the client login is gone"
                 await asyncio.sleep(MONITOR_RETRY)
                 continue
-            client = delivery.client = self.sf.attach(
-                delivery.login,
-                FaceKind.JSON,
-                login.rights,
-                peer=f"webhook {delivery.id}",
-                max_queue=self.settings().max_queued_events,
-                encode=self.encode,
+            client = delivery.client = self.session(
+                delivery.login, login.rights, f"webhook {delivery.id}"
             )
             monitors = asyncio.get_running_loop().create_task(self._monitor(delivery, client))
             try:

@@ -29,7 +29,7 @@ from ..faces.logins import ClientLogins
 from ..logs import LogManager
 from ..phones.lifecycle import Phase
 from ..store.db import Database
-from ..vendors import normalise_user
+from ..vendors import typed_user
 from .history import History, Reading
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class _State(Collector):
 
     def collect(self) -> Iterator[Metric]:
         r = self.report
-        directory, bindings, sessions = r.directory, r.registrar.bindings, r.sessions
+        sessions = r.sessions
         yield InfoMetricFamily(
             "uacsta_build", "The server's version.", value={"version": __version__}
         )
@@ -79,15 +79,12 @@ class _State(Collector):
         known: Counter[tuple[str]] = Counter()
         registered: Counter[tuple[str, str]] = Counter()
         controllable: Counter[tuple[str, str]] = Counter()
-        for phone in directory.unordered():
-            known[(phone.vendor,)] += 1
-            binding = bindings.get(phone.mac)
-            if binding is None:
-                continue
-            key = (phone.vendor, binding.connection.transport_name)
-            registered[key] += 1
-            if sessions.controllable(phone.mac):
-                controllable[key] += 1
+        for (vendor, transport), row in r.by_vendor_and_transport().items():
+            known[(vendor,)] += row["known"]
+            if transport:
+                registered[(vendor, transport)] += row["registered"]
+                if row["controllable"]:
+                    controllable[(vendor, transport)] += row["controllable"]
         yield _gauge(
             "uacsta_phones_known", "Phones in the telephone list.", ["vendor"], known.items()
         )
@@ -320,7 +317,7 @@ class Observability:
     def resolve(self, target: str) -> str | None:
         """The phone a trace follows: a MAC or handset ID, or a device
         (``sip:201@pbx``, ``201``) in any spelling the server knows."""
-        user = normalise_user(target.replace(":", "").replace("-", ""))
+        user = typed_user(target)
         r = self.report
         if user is not None and (r.directory.get(user) or r.sessions.line(user)):
             return user

@@ -6,6 +6,7 @@ while the admin UI stays up."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from typing import cast
 from ..admin.auth import AdminAuth
 from ..config import Config
 from ..core.switching import SwitchingFunction
-from ..faces.json_api import create_app, event_json
+from ..faces.json_api import create_app, json_session
 from ..faces.logins import ClientLogins
 from ..faces.sip import SipClientFace
 from ..faces.webhooks import Webhooks
@@ -34,7 +35,7 @@ from ..phones.session_manager import SessionManager
 from ..provisioning.config_server import create_config_app
 from ..provisioning.provisioner import CONFIG_SERVER, config_token
 from ..secrets_box import SecretBox
-from ..settings import PhoneConnection, ProvisioningOptions, TlsSettings
+from ..settings import ClientConnection, PhoneConnection, ProvisioningOptions, TlsSettings
 from ..sip.digest import DigestServer
 from ..sip.message import Request, Response
 from ..sip.transaction import TIMEOUT
@@ -227,8 +228,17 @@ class ClientService:
         logins: ClientLogins,
     ) -> None:
         self.live = live
+
+        def settings() -> ClientConnection:  # read at each use: it changes live
+            return live.client_connection
+
         self.webhooks = Webhooks(
-            switching, logins, live.db, live.box, lambda: live.client_connection, event_json
+            switching,
+            logins,
+            live.db,
+            live.box,
+            settings,
+            functools.partial(json_session, switching, settings),
         )
         self.certificates = certificates
         self.switching = switching
@@ -245,7 +255,7 @@ class ClientService:
         self.sip = sip_service(
             config, "client", self.face.handle, self.face.connection_lost, self._idle_timeout
         )
-        app = create_app(switching, logins, lambda: live.client_connection, self.webhooks)
+        app = create_app(switching, logins, settings, self.webhooks)
         self.api = HttpService("client", app)
         self.since: datetime | None = None
 

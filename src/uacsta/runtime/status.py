@@ -88,14 +88,31 @@ class StatusReport:
             },
         }
 
+    def by_vendor_and_transport(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Known, registered and controllable phones by vendor and the
+        transport they registered over ('' while not registered): counted
+        once, for the status and for the metrics."""
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        bindings = self.registrar.bindings
+        for phone in self.directory.unordered():
+            binding = bindings.get(phone.mac)
+            transport = binding.connection.transport_name if binding is not None else ""
+            row = out.setdefault(
+                (phone.vendor, transport), {"known": 0, "registered": 0, "controllable": 0}
+            )
+            row["known"] += 1
+            if binding is not None:
+                row["registered"] += 1
+                row["controllable"] += self.sessions.controllable(phone.mac)
+        return out
+
     def by_vendor(self) -> dict[str, dict[str, int]]:
         """Known, registered and controllable phones of each vendor."""
         out: dict[str, dict[str, int]] = {}
-        for phone in self.directory.all():
-            row = out.setdefault(phone.vendor, {"known": 0, "registered": 0, "controllable": 0})
-            row["known"] += 1
-            row["registered"] += phone.mac in self.registrar.bindings
-            row["controllable"] += self.sessions.controllable(phone.mac)
+        for (vendor, _transport), row in sorted(self.by_vendor_and_transport().items()):
+            total = out.setdefault(vendor, dict.fromkeys(row, 0))
+            for key, count in row.items():
+                total[key] += count
         return out
 
     def phone(self, mac: str, now: float) -> dict[str, object] | None:

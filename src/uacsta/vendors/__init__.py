@@ -17,7 +17,7 @@ from types import MappingProxyType
 from . import auerswald, gigaset, mitel, poly, snom, yealink
 from .accounts import Account, Plan, ProvisioningError, Registration
 from .base import FEATURES, Support, VendorProfile
-from .identity import HANDSET_RE, Device, normalise_user
+from .identity import HANDSET_RE, Device, normalise_user, typed_user
 from .web import Dialect
 
 # The manual's order; User-Agents are tried in it too.
@@ -89,4 +89,5 @@ __all__ = [
     "plan",
     "profile",
     "registrations",
+    "typed_user",
 ]

@@ -22,6 +22,12 @@ def normalise_user(user: str) -> str | None:
     return None
 
 
+def typed_user(text: str) -> str | None:
+    """A phone's user name as an administrator types it: 00:04:13:AA:BB:CC
+    and 00-04-13-AA-BB-CC as well as 000413AABBCC."""
+    return normalise_user(text.replace(":", "").replace("-", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     vendor: str
