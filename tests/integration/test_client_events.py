@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import httpx
 
@@ -39,8 +40,15 @@ class Sse:
     async def until(self, kind: str) -> dict[str, str]:
         while True:
             event = await self.next()
-            if event.get("event") == "csta" and json.loads(event["data"])["type"] == kind:
+            if event.get("event") == "csta" and csta(event)["type"] == kind:
                 return event
+
+
+def csta(event: dict[str, str]) -> dict[str, Any]:
+    """The CSTA message of an SSE event (data: {"seq", "call", "csta"})."""
+    data = json.loads(event["data"])
+    assert data["seq"] == int(event["id"].rpartition(".")[2])
+    return cast(dict[str, Any], data["csta"])
 
 
 def rest(lab: Lab) -> httpx.AsyncClient:
@@ -69,15 +77,22 @@ async def test_events_over_sse_and_a_resume_that_loses_none(lab: Lab) -> None:
             assert set(hello["monitors"]) == {"sip:201@pbx.example", "sip:202@pbx.example"}
             made = await http.post("/api/v1/devices/201/calls", json={"to": "202"})
             assert made.status_code == 200, made.text
+            reference = made.headers["X-Call-Reference"]
+            a_call = made.json()["callingDevice"]["callID"]
             at_b = hello["monitors"]["sip:202@pbx.example"]
             delivered = await sse.until("DeliveredEvent")
-            while json.loads(delivered["data"])["monitorCrossRefID"] != at_b:
+            while csta(delivered)["monitorCrossRefID"] != at_b:
                 delivered = await sse.until("DeliveredEvent")
             assert delivered["id"].startswith(session + ".")
             seen = int(delivered["id"].rpartition(".")[2])
-        # the connection dropped after the DeliveredEvent; the call goes on
-        b_call = json.loads(delivered["data"])["connection"]["callID"]
-        answered = await http.post(f"/api/v1/devices/202/calls/{b_call}/answer")
+        # The called phone numbers the call its own way; the server's call
+        # reference is the one the caller's response named.
+        b_call = csta(delivered)["connection"]["callID"]
+        assert b_call != a_call
+        assert json.loads(delivered["data"])["call"] == reference
+        # the connection dropped after the DeliveredEvent; the call goes on,
+        # answered at the called phone by the reference the caller saw
+        answered = await http.post(f"/api/v1/devices/202/calls/{reference}/answer")
         assert answered.status_code == 200, answered.text
         headers = {"Last-Event-ID": delivered["id"]}
         async with stream(http, headers=headers) as (r, sse):
@@ -85,7 +100,7 @@ async def test_events_over_sse_and_a_resume_that_loses_none(lab: Lab) -> None:
             welcome = await sse.next()
             assert json.loads(welcome["data"])["session"] == session
             after = [await sse.next()]
-            while json.loads(after[-1]["data"])["type"] != "EstablishedEvent":
+            while csta(after[-1])["type"] != "EstablishedEvent":
                 after.append(await sse.next())
         # the events after the last one read, in order: none lost, none twice
         numbers = [int(e["id"].rpartition(".")[2]) for e in after]

@@ -65,6 +65,7 @@ class Event:
 
     seq: int
     csta: m.CstaMessage
+    reference: str | None = None  # the server's call reference (one for all phones in the call)
 
     @property
     def kind(self) -> str:
@@ -191,7 +192,7 @@ class UacstaClient:
                 if op == "event":
                     csta = from_json(data["csta"])
                     assert isinstance(csta, m.CstaMessage)
-                    self._events.put_nowait(Event(int(data["seq"]), csta))
+                    self._events.put_nowait(Event(int(data["seq"]), csta, data.get("call")))
                 elif op in ("response", "error") and data.get("id") in self._waiting:
                     fut = self._waiting.pop(data["id"])
                     if not fut.done():
@@ -248,6 +249,10 @@ class UacstaClient:
     # -- requests --------------------------------------------------------------------------------
 
     async def request(self, msg: m.CstaMessage) -> m.CstaMessage:
+        return (await self.request_call(msg))[0]
+
+    async def request_call(self, msg: m.CstaMessage) -> tuple[m.CstaMessage, str | None]:
+        """The answer and the server's reference of the call it names (MakeCall...)."""
         if self._ws is None:
             raise ConnectionError("not connected")
         rid = next(self._ids)
@@ -260,7 +265,7 @@ class UacstaClient:
         answer = from_json(data["csta"])
         if isinstance(answer, CSTAErrorCode):
             raise CstaError(answer)
-        return answer
+        return answer, data.get("call")
 
     async def _typed(self, msg: m.CstaMessage, answer: type[R]) -> R:
         result = await self.request(msg)

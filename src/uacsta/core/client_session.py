@@ -16,8 +16,9 @@ import enum
 import itertools
 import logging
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ..csta.model import CstaMessage
@@ -44,6 +45,17 @@ class FaceKind(enum.Enum):
 class Sequenced:
     seq: int
     payload: str | bytes  # the event as the client's face writes it
+    call: str = ""  # the server's call reference (:mod:`.calls`), '' when none
+
+    def call_member(self) -> str:
+        """``"call":"…",`` for a JSON envelope, '' without a reference (the
+        reference is ours: hex digits, a dash and a number, nothing to escape)."""
+        return f'"call":"{self.call}",' if self.call else ""
+
+
+# The device of the request a face is answering in this task: its events wait
+# until the face has written the response (:meth:`ClientSession.hold`).
+_answering: ContextVar[str] = ContextVar("answering", default="")
 
 
 def _no_encoding(event: CstaMessage) -> str:
@@ -73,6 +85,8 @@ class ClientSession:
     _queue: deque[Sequenced] = field(default_factory=deque)
     _written: deque[Sequenced] = field(default_factory=deque)
     _deferred: list[CstaMessage] = field(default_factory=list)
+    _held: Counter[str] = field(default_factory=Counter)  # device key -> requests answering
+    _held_events: dict[str, list[tuple[CstaMessage, str]]] = field(default_factory=dict)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -88,26 +102,51 @@ class ClientSession:
     def queued(self) -> int:
         return len(self._queue)
 
-    def push(self, event: CstaMessage, *, after_response: bool = False) -> bool:
+    def push(
+        self, event: CstaMessage, *, after_response: bool = False, call: str = "", device: str = ""
+    ) -> bool:
         """Queue an event; False (and the session closed) when the client has
         fallen too far behind.  ``after_response``: an event that the request
         being answered causes (BackInService of a monitor already running);
-        it waits until the face has written the response (:meth:`release`)."""
+        it waits until the face has written the response (:meth:`release`).
+        ``device``: the key of the device the event is from; while a request
+        of this client at that device is being answered, its events wait for
+        the response, so that the response comes first.  ``call``: the
+        server's call reference, for the JSON faces."""
         if self.closed_because is not None:
             return False
         if after_response:
             self._deferred.append(event)
             return True
+        if device and self._held[device]:
+            self._held_events.setdefault(device, []).append((event, call))
+            return True
         if len(self._queue) >= self.max_queue:
             self.close(f"too slow: {len(self._queue)} events waiting to be written")
             return False
         self._seq += 1
-        self._queue.append(Sequenced(self._seq, self.encode(event)))
+        self._queue.append(Sequenced(self._seq, self.encode(event), call))
         self._wakeup.set()
         return True
 
+    def hold(self, device: str) -> None:
+        """A request of this client at ``device`` is being answered (called by
+        the switching function in the face's task): the device's events wait
+        until the face calls :meth:`release` in the same task."""
+        self._held[device] += 1
+        _answering.set(device)
+
     def release(self) -> None:
-        """The face has written a response: queue what waited for it."""
+        """The face has written a response (or given up on it): queue what
+        waited for it.  Faces call it in the task that asked, in ``finally``."""
+        device = _answering.get()
+        if device:
+            _answering.set("")
+            self._held[device] -= 1
+            if self._held[device] <= 0:
+                del self._held[device]
+                for event, call in self._held_events.pop(device, []):
+                    self.push(event, call=call)
         deferred, self._deferred = self._deferred, []
         for event in deferred:
             self.push(event)

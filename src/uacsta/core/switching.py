@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..csta import model as m
-from ..csta.callstate import TrackedCall, subject_connection
+from ..csta.callstate import CallTracker, TrackedCall, subject_connection
 from ..csta.codec import DecodeError
 from ..csta.errors import CSTAErrorCode, ErrorCategory
 from ..csta.jsonform import to_json
@@ -37,6 +37,7 @@ from ..phones.lifecycle import Phase
 from ..phones.phone_session import PhoneSession, SessionError
 from ..phones.session_manager import PhoneLine
 from ..trace import TRACER
+from .calls import CallReferences
 from .client_session import ClientSession, FaceKind, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
 from .journal import Journal
@@ -146,6 +147,7 @@ class SwitchingFunction:
         # Identities a phone reported that another phone owns: device key -> (mac, id).
         self.conflicts: dict[str, tuple[str, DeviceID]] = {}
         self._settling: dict[MonitorPoint, asyncio.Future[None]] = {}
+        self.calls = CallReferences(self.devices.find, self._tracker_of)
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -486,25 +488,55 @@ class SwitchingFunction:
         tracker = point.tracker
         before = set(tracker.calls)
         anomaly = tracker.apply(event)
-        rid = self.journal.correlation(subject_connection(event))
+        conn = subject_connection(event)
+        rid = self.journal.correlation(conn)
         token = request_id.set(rid) if rid else None
+        device = point.device
         try:
             if anomaly is not None:
-                log.info(
-                    "call state at %s: %s", point.device.key, anomaly.reason, extra={"tag": mac}
-                )
+                log.info("call state at %s: %s", device.key, anomaly.reason, extra={"tag": mac})
+            call = ""
             if before or tracker.calls:
-                self.journal.event(mac, point.device.id.value, tracker, before, event)
+                self.journal.event(mac, device.id.value, tracker, before, event)
+                call = self.calls.follow(device, tracker, before, event)
             traced = mac in TRACER.watched
             for sub in list(point.subscribers.values()):
                 copy = dataclasses.replace(event, monitorCrossRefID=sub.xref)  # type: ignore[call-arg]
-                if not sub.client.push(copy):
+                if not sub.client.push(copy, call=call, device=device.key):
                     self.journal.dropped[sub.client.face.value] += 1
                 if traced:
                     self._trace(mac, "server", f"client {sub.client.tag}", copy)
+            if before:
+                self.calls.ended(device, before - tracker.calls.keys())
         finally:
             if token is not None:
                 request_id.reset(token)
+
+    def _tracker_of(self, device: Device) -> CallTracker | None:
+        point = self.monitors.points.get(device.key)
+        return point.tracker if point is not None and point.state is PointState.ACTIVE else None
+
+    def response_call(self, msg: m.CstaMessage, answer: Answer) -> str:
+        """The call reference of the connection a response names (MakeCall's
+        callingDevice, ConsultationCall's initiatedCall), '' when none."""
+        if isinstance(answer, CSTAErrorCode):
+            return ""
+        conn = next(
+            (
+                v
+                for f in dataclasses.fields(answer)
+                if isinstance(v := getattr(answer, f.name), ConnectionID) and v.callID
+            ),
+            None,
+        )
+        found = subject(msg)
+        spelling = conn.deviceID if conn is not None and conn.deviceID else None
+        if spelling is None and found is not None:
+            spelling = found[1]
+        device = self.devices.find(spelling.value) if spelling is not None else None
+        if conn is None or conn.callID is None or device is None:
+            return ""
+        return self.calls.claim(device, conn.callID)
 
     @staticmethod
     def _trace(mac: str, source: str, target: str, msg: m.CstaMessage | CSTAErrorCode) -> None:
@@ -564,6 +596,7 @@ class SwitchingFunction:
         if session is None:
             return CSTAErrorCode.resource("deviceOutOfService")
         msg = respell(msg, name, device.id, lambda d: self.devices.find(d.value) is device)
+        msg = self.calls.localise(msg, device)
         how = route(msg, session.profile)
         if how is Route.REFUSE:
             log.info(
@@ -573,6 +606,8 @@ class SwitchingFunction:
                 extra=_tagged(client),
             )
             return CSTAErrorCode.operation("serviceNotSupported")
+        # The device's events wait for the response (released by the face).
+        client.hold(device.key)
         if how is Route.EMULATE:
             return await self._emulate(session, device, msg)
         return await self._ask(session, msg)

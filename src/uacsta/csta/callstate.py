@@ -17,6 +17,7 @@ from .model import (
     CallClearedEvent,
     ConferencedEvent,
     ConnectionClearedEvent,
+    ConnectionListItem,
     CstaMessage,
     DeliveredEvent,
     DivertedEvent,
@@ -180,11 +181,11 @@ class CallTracker:
             (i.newConnection.callID for i in items if i.newConnection and i.newConnection.callID),
             primary,
         )
-        for old in (primary, secondary):
-            if old is not None:
-                self.calls.pop(old, None)
+        olds = [self.calls.pop(old, None) for old in (primary, secondary) if old is not None]
         if after is not NULL and new_call_id is not None:
-            self.calls[new_call_id] = TrackedCall(new_call_id, after)
+            joined = self.calls[new_call_id] = TrackedCall(new_call_id, after)
+            joined.device_id = next((c.device_id for c in olds if c and c.device_id), None)
+            joined.parties = _joined_parties(event, olds, items, joined.device_id)
         return anomaly
 
     def _set(self, call_id: str, state: S, conn: ConnectionID | None) -> None:
@@ -206,6 +207,36 @@ class CallTracker:
         self.anomalies.append(anomaly)
         del self.anomalies[:-100]  # the recent ones are what a support case needs
         return anomaly
+
+
+def _joined_parties(
+    event: TransferedEvent | ConferencedEvent,
+    olds: list[TrackedCall | None],
+    items: list[ConnectionListItem],
+    own: str | None,
+) -> dict[str, str]:
+    """The other devices in the call a transfer or conference made: the
+    connections the event lists, else the old calls' parties with the added
+    party and without the one that left (the transferring device)."""
+    parties: dict[str, str] = {}
+    listed = [i.newConnection.deviceID for i in items if i.newConnection]
+    if listed:
+        parties = {d.key: d.value for d in listed if d is not None}
+    else:
+        for call in olds:
+            if call is not None:
+                parties.update(call.parties)
+        if isinstance(event, TransferedEvent):
+            gone, added = event.transferringDevice, event.transferredToDevice
+        else:
+            gone, added = None, event.addedParty
+        if added is not None and added.device is not None:
+            parties[added.device.key] = added.device.value
+        if gone is not None and gone.key is not None:
+            parties.pop(gone.key, None)
+    if own is not None:
+        parties.pop(device_key(own), None)
+    return parties
 
 
 _PARTY_FIELDS = ("callingDevice", "calledDevice", "alertingDevice", "answeringDevice")

@@ -65,6 +65,7 @@ from .webhooks import MAX_DEVICES, WebhookError, Webhooks
 log = logging.getLogger("uacsta.faces")
 LOGIN_TIMEOUT = 10.0
 REQUEST_ID_HEADER = "X-Request-ID"  # the server's correlation ID of a request
+CALL_HEADER = "X-Call-Reference"  # the server's reference of the call a response names
 # Services that need an event stream: only over the WebSocket.
 STREAM_ONLY = (m.MonitorStart, m.MonitorStop, m.GetSwitchingFunctionDevices, m.SystemRegister)
 
@@ -251,7 +252,12 @@ def create_app(
         return device
 
     async def call(client: ClientSession, msg: m.CstaMessage) -> JSONResponse:
-        return answer(await sf.request(client, msg))
+        result = await sf.request(client, msg)
+        response = answer(result)
+        reference = sf.response_call(msg, result)
+        if reference:
+            response.headers[CALL_HEADER] = reference
+        return response
 
     @app.get("/api/v1/devices", response_model=list[DeviceInfo], tags=["devices"])
     async def devices(client: Client) -> list[DeviceInfo]:
@@ -683,7 +689,8 @@ class SseStream:
                     yield b": keep-alive\n\n"
                     continue
                 item, pending = pending.result(), None
-                frame = f"id: {client.id}.{item.seq}\nevent: csta\ndata: {item.payload!s}\n\n"
+                data = f'{{"seq":{item.seq},{item.call_member()}"csta":{item.payload!s}}}'
+                frame = f"id: {client.id}.{item.seq}\nevent: csta\ndata: {data}\n\n"
                 yield frame.encode()
         except ClientClosed as exc:
             reason = str(exc)
@@ -797,7 +804,8 @@ class WebSocketConversation:
     async def _write_events(self, client: ClientSession) -> None:
         try:
             async for item in client.events():
-                frame = f'{{"op":"event","seq":{item.seq},"csta":{item.payload!s}}}'
+                call = item.call_member()
+                frame = f'{{"op":"event","seq":{item.seq},{call}"csta":{item.payload!s}}}'
                 async with self._send_lock:
                     await self.ws.send_text(frame)
         except ClientClosed as exc:
@@ -857,10 +865,15 @@ class WebSocketConversation:
             await self.send({"op": "error", "id": rid, "reason": "not a CSTA request"})
             return
         log.debug("request %s from %s: %s", rid, client.tag, msg, extra={"tag": client.tag})
-        result = await self.sf.request(client, msg)
-        log.debug("answer %s to %s: %s", rid, client.tag, result, extra={"tag": client.tag})
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await self.send(
-                {"op": "response", "id": rid, "request": request_id.get(), "csta": to_json(result)}
-            )
-        client.release()
+        try:
+            result = await self.sf.request(client, msg)
+            log.debug("answer %s to %s: %s", rid, client.tag, result, extra={"tag": client.tag})
+            frame: dict[str, Any] = {"op": "response", "id": rid, "request": request_id.get()}
+            call = self.sf.response_call(msg, result)
+            if call:
+                frame["call"] = call
+            frame["csta"] = to_json(result)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.send(frame)
+        finally:
+            client.release()

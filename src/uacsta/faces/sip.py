@@ -81,10 +81,12 @@ class SipClientDialog(DialogShell):
             self.face.end(self.core.call_id, event.reason)
 
     async def _answer(self, ref: int, msg: m.CstaMessage) -> None:
-        result = await self.face.sf.request(self.client, msg)
-        self.core.respond(ref, result)
-        self.pump()
-        self.client.release()
+        try:
+            result = await self.face.sf.request(self.client, msg)
+            self.core.respond(ref, result)
+            self.pump()
+        finally:
+            self.client.release()
 
 
 class SipClientFace:

@@ -249,7 +249,8 @@ class Webhooks:
 
     async def _post(self, delivery: Delivery, item: Sequenced) -> None:
         body = (
-            f'{{"subscription":"{delivery.id}","seq":{item.seq},"event":{item.payload!s}}}'
+            f'{{"subscription":"{delivery.id}","seq":{item.seq},'
+            f'{item.call_member()}"event":{item.payload!s}}}'
         ).encode()
         headers = {
             "Content-Type": "application/json",

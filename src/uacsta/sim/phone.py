@@ -144,6 +144,9 @@ class SimPhoneConfig:
     local_address: str | None = None  # the phone's own IP (a device on a test network)
     # A fault: services this phone refuses though its vendor has them.
     refuse: frozenset[str] = frozenset()
+    # The phone writes the events a request causes before the request's 200 OK
+    # (INFO transactions are independent: RFC 6086 orders nothing across them).
+    events_first: bool = False
 
 
 @dataclass
@@ -421,7 +424,16 @@ class SimPhone:
             log.info("%s: MakeCall while a call rings, not answered (as Yealink)", self.mac)
             return None
         answer = self._answer(msg)
-        return build_response(req, 200, extra=CSTA_HEADERS, body=self._encode(answer))
+        response = build_response(req, 200, extra=CSTA_HEADERS, body=self._encode(answer))
+        if self.config.events_first:
+            self._spawn(self._answer_after_events(response))
+            return None
+        return response
+
+    async def _answer_after_events(self, response: Response) -> None:
+        # The event INFOs were spawned first and are written as they start.
+        await asyncio.sleep(0)
+        self._send(response)
 
     def _silent_make_call(self) -> bool:
         """Yealink leaves a MakeCall unanswered while another call rings at it
