@@ -43,6 +43,11 @@ def messages() -> dict[str, Schema]:
     seq = {"type": "integer", "minimum": 0, "description": "The session's event number"}
     rid = {"description": "Yours: any JSON value, given back in the response"}
     server_id = {"type": "string", "description": "The server's correlation ID (for support)"}
+    call = {
+        "type": "string",
+        "description": "The server's call reference: one for the call at every phone in it, "
+        "accepted in place of a callID",
+    }
     return {
         "login": _frame(
             "login",
@@ -73,13 +78,18 @@ def messages() -> dict[str, Schema]:
         "response": _frame(
             "response",
             "The answer to a request, when the phone has answered",
-            {"id": rid, "request": server_id, "csta": _one_of(Kind.RESPONSE, "CSTAErrorCode")},
+            {
+                "id": rid,
+                "request": server_id,
+                "call": call,
+                "csta": _one_of(Kind.RESPONSE, "CSTAErrorCode"),
+            },
             ["csta"],
         ),
         "event": _frame(
             "event",
             "A CSTA event of a monitored device, numbered in order",
-            {"seq": seq, "csta": _one_of(Kind.EVENT)},
+            {"seq": seq, "call": call, "csta": _one_of(Kind.EVENT)},
             ["seq", "csta"],
         ),
         "error": _frame(
