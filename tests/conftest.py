@@ -43,6 +43,7 @@ async def prepare_store(
     clients.lan.address = "127.0.0.1"
     clients.lan.tcp_port = clients.lan.tls_port = 0
     clients.lan.http_port = clients.lan.https_port = 0
+    clients.lan.csta_tcp_port = clients.lan.csta_tls_port = 0
     for key, value in client_settings.items():
         setattr(clients, key, value)
     await repo.save_section(db, "client_connection", clients)

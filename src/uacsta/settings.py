@@ -84,10 +84,27 @@ class ClientInterface(Interface):
     https_port: Port | None = Field(
         None, description="HTTPS port of the JSON API (REST, WebSocket); empty turns it off"
     )
+    csta_tcp_port: Port | None = Field(
+        None,
+        description="TCP port of CSTA XML over TCP (ECMA-323 Annex J framing, ECMA-354 "
+        "application sessions); empty turns it off",
+    )
+    csta_tls_port: Port | None = Field(
+        None, description="TLS port of CSTA XML over TCP; empty turns it off"
+    )
 
     def ports(self) -> list[tuple[str, int]]:
-        pairs = [("HTTP", self.http_port), ("HTTPS", self.https_port)]
+        pairs = [
+            ("HTTP", self.http_port),
+            ("HTTPS", self.https_port),
+            ("CSTA TCP", self.csta_tcp_port),
+            ("CSTA TLS", self.csta_tls_port),
+        ]
         return super().ports() + [(kind, port) for kind, port in pairs if port is not None]
+
+    def csta_ports(self) -> list[tuple[str, int | None]]:
+        """The CSTA-over-TCP listeners, as the stream service opens them."""
+        return [("TCP", self.csta_tcp_port), ("TLS", self.csta_tls_port)]
 
 
 class ConnectionSettings(BaseModel):
@@ -201,6 +218,8 @@ def default_client_connection() -> ClientConnection:
             tls_port=5081,
             http_port=8090,
             https_port=8091,
+            csta_tcp_port=1040,
+            csta_tls_port=1041,
         ),
         wan=ClientInterface(
             enabled=False,
@@ -209,6 +228,8 @@ def default_client_connection() -> ClientConnection:
             tls_port=5091,
             http_port=8092,
             https_port=8093,
+            csta_tcp_port=1050,
+            csta_tls_port=1051,
         ),
     )
 

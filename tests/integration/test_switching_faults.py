@@ -166,6 +166,7 @@ async def test_server_restart_phones_come_back_and_clients_start_again(tmp_path:
     clients = default_client_connection()
     clients.lan.address, clients.lan.http_port = "127.0.0.1", http_port
     clients.lan.tcp_port = clients.lan.tls_port = clients.lan.https_port = 0
+    clients.lan.csta_tcp_port = clients.lan.csta_tls_port = 0
     await repo.save_section(db, "client_connection", clients)
     await db.close()
     again = UacstaServer(make_config(data))

@@ -39,6 +39,7 @@ class ResumeError(Exception):
 class FaceKind(enum.Enum):
     SIP = "sip"
     JSON = "json"
+    CSTA = "csta"  # CSTA XML over TCP (ECMA-323 Annex J, ECMA-354 sessions)
 
 
 @dataclass(slots=True)

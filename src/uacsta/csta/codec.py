@@ -16,7 +16,7 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -203,8 +203,12 @@ def _meta(cls: type) -> _Meta:
 # -- decoding ---------------------------------------------------------------------------------
 
 
-def decode(data: bytes | str) -> CstaMessage | CSTAErrorCode | DecodeError:
-    """A CSTA message, a CSTAErrorCode, or a DecodeError saying why not."""
+def decode(
+    data: bytes | str, roots: Mapping[str, type[CstaMessage]] = BY_ROOT
+) -> CstaMessage | CSTAErrorCode | DecodeError:
+    """A CSTA message, a CSTAErrorCode, or a DecodeError saying why not.
+    ``roots``: the messages to know by their root element (ECMA-323's by
+    default; the TCP face adds ECMA-354's application session services)."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if len(data) > MAX_SIZE:
@@ -215,7 +219,7 @@ def decode(data: bytes | str) -> CstaMessage | CSTAErrorCode | DecodeError:
     if b"<!" in data and _FORBIDDEN.search(data):
         return DecodeError("DOCTYPE and entity declarations are not accepted")
     try:
-        return _decode(data)
+        return _decode(data, roots)
     except Exception as exc:  # the codec never raises on what a peer sends
         return DecodeError(f"{INTERNAL} ({type(exc).__name__})")
 
@@ -242,7 +246,9 @@ def _not_utf8(data: bytes) -> str:
     return ""
 
 
-def _decode(data: bytes) -> CstaMessage | CSTAErrorCode | DecodeError:
+def _decode(
+    data: bytes, roots: Mapping[str, type[CstaMessage]]
+) -> CstaMessage | CSTAErrorCode | DecodeError:
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -253,7 +259,7 @@ def _decode(data: bytes) -> CstaMessage | CSTAErrorCode | DecodeError:
     try:
         if name == "CSTAErrorCode":
             return _decode_error(root)
-        cls = BY_ROOT.get(name)
+        cls = roots.get(name)
         if cls is None:
             return DecodeError("not a CSTA message this server knows", name)
         msg = _decode_struct(cls, root, name)

@@ -2,7 +2,9 @@
 
 Each frame is an 8-byte header then the XML: 2 bytes format (0x0000 XML,
 0x0001 SOAP), 2 bytes big-endian length of the whole frame (header included),
-4 ASCII digits invokeID (``9999`` for events).  Sans-IO like the SIP framer.
+4 ASCII digits invokeID (``9999`` for events).  Sans-IO like the SIP framer;
+:class:`CstaStreamFramer` speaks the connection's framer interface (events
+out, a fatal :class:`~uacsta.sip.framer.FramingError` to close on).
 """
 
 from __future__ import annotations
@@ -63,6 +65,34 @@ class FrameReader:
             frames.append(Frame(int(digits), bytes(self._buf[HEADER:total]), fmt))
             del self._buf[:total]
         return frames
+
+
+class CstaStreamFramer:
+    """The framer of a CSTA-over-TCP connection: whole frames out, and the
+    stream's one fatal error (a bad header) as the SIP framer reports it."""
+
+    __slots__ = ("_reader",)
+
+    def __init__(self) -> None:
+        self._reader = FrameReader()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held of a frame not complete yet (a frame is 64 KiB at most)."""
+        return len(self._reader._buf)
+
+    def feed(self, data: bytes) -> list[Frame | StreamBroken]:
+        try:
+            return list(self._reader.feed(data))
+        except FramingError as exc:
+            return [StreamBroken(str(exc))]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBroken:
+    """The byte stream cannot be framed any more: close the connection."""
+
+    reason: str
 
 
 class InvokeIds:

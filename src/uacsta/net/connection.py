@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from ..csta.framing import Frame, StreamBroken
 from ..logs import log_tag
 from ..sip.framer import (
     PONG,
@@ -26,10 +28,20 @@ _HANDSHAKES: set[asyncio.Task[None]] = set()  # asyncio keeps weak references on
 MAX_WRITE_BUFFER = 1024 * 1024
 
 
+class Framer(Protocol):
+    """Bytes in, events out: SIP's StreamFramer, or CSTA-over-TCP's frames."""
+
+    @property
+    def buffered(self) -> int: ...
+
+    def feed(self, data: bytes) -> Sequence[object]: ...
+
+
 class ConnectionHost(Protocol):
     def connection_opened(self, conn: SipConnection) -> bool: ...
     def connection_closed(self, conn: SipConnection) -> None: ...
     def message_received(self, conn: SipConnection, msg: Request | Response) -> None: ...
+    def frame_received(self, conn: SipConnection, frame: Frame) -> None: ...
     def bad_message(self, conn: SipConnection, event: BadMessage) -> None: ...
     def buffered(self, conn: SipConnection, delta: int) -> bool: ...
     def now(self) -> float: ...
@@ -66,11 +78,12 @@ class SipConnection(asyncio.Protocol):
         public_address: str | None = None,
         tls: ssl.SSLContext | None = None,
         handshake_timeout: float = 10.0,
+        framer: Callable[[], Framer] = StreamFramer,
     ) -> None:
         self.host = host
         self.interface = interface  # "lan" | "wan"
         self.transport_name = transport_name  # "TCP" | "TLS"
-        self.framer = StreamFramer()
+        self.framer: Framer = framer()
         self.transport: asyncio.Transport | None = None
         self.peer_ip = ""
         self.peer_port = 0
@@ -173,11 +186,13 @@ class SipConnection(asyncio.Protocol):
             for event in events:
                 if isinstance(event, MessageReceived):
                     self.host.message_received(self, event.message)
+                elif isinstance(event, Frame):
+                    self.host.frame_received(self, event)
                 elif isinstance(event, KeepAlivePing):
                     self._write(PONG)
                 elif isinstance(event, BadMessage):
                     self.host.bad_message(self, event)
-                elif isinstance(event, FramingError):
+                elif isinstance(event, FramingError | StreamBroken):
                     log.warning("closing %r: %s", self, event.reason)
                     self.close()
                     break

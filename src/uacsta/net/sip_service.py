@@ -12,11 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..csta.framing import Frame
 from ..logs import OncePer, log_tag
-from ..settings import ConnectionSettings
-from ..sip.framer import BadMessage
+from ..settings import ConnectionSettings, Interface
+from ..sip.framer import BadMessage, StreamFramer
 from ..sip.message import Request, Response, build_error_response_raw
-from .connection import SipConnection
+from .connection import Framer, SipConnection
 
 log = logging.getLogger("uacsta.net")
 
@@ -56,6 +57,10 @@ def bind(name: str, host: str, port: int, send_buffer: int | None = None) -> soc
     return sock
 
 
+def _sip_ports(iface: Interface) -> list[tuple[str, int | None]]:
+    return [("TCP", iface.tcp_port), ("TLS", iface.tls_port)]
+
+
 @dataclass(frozen=True)
 class Listening:
     name: str  # e.g. "phone LAN TLS"
@@ -78,10 +83,18 @@ class SipService:
         max_connections: int = 20000,
         max_buffered: int = 64 * 1024 * 1024,
         message_deadline: float = 20.0,
+        framer: Callable[[], Framer] = StreamFramer,
+        on_frame: Callable[[SipConnection, Frame], None] | None = None,
+        ports: Callable[[Interface], list[tuple[str, int | None]]] | None = None,
     ) -> None:
         self.side = side
         self._on_message = on_message
         self._on_closed = on_closed
+        # The same listener, limits and sweeps serve CSTA over TCP: its framer
+        # makes frames instead of SIP messages, its ports are other settings.
+        self._framer = framer
+        self._on_frame = on_frame
+        self._ports = ports or _sip_ports
         self.max_per_source = max_per_source
         self.tls_handshake_timeout = tls_handshake_timeout
         self.idle_timeout = idle_timeout
@@ -153,6 +166,12 @@ class SipService:
     def message_received(self, conn: SipConnection, msg: Request | Response) -> None:
         self._on_message(conn, msg)
 
+    def frame_received(self, conn: SipConnection, frame: Frame) -> None:
+        if self._on_frame is None:
+            conn.close()  # a SIP listener never makes frames: nothing to do with one
+            return
+        self._on_frame(conn, frame)
+
     def buffered(self, conn: SipConnection, delta: int) -> bool:
         """A connection holds ``delta`` more bytes of partial messages; False
         (close it) when all of them together would pass the budget."""
@@ -193,7 +212,7 @@ class SipService:
             for iface_name, iface in (("lan", settings.lan), ("wan", settings.wan)):
                 if not iface.enabled:
                     continue
-                for transport, port in (("TCP", iface.tcp_port), ("TLS", iface.tls_port)):
+                for transport, port in self._ports(iface):
                     if port is None:
                         continue
                     await self._listen(
@@ -222,7 +241,13 @@ class SipService:
         def factory() -> SipConnection:
             # The connection runs its own TLS handshake once it is counted.
             return SipConnection(
-                self, iface, transport, public_address, context, self.tls_handshake_timeout
+                self,
+                iface,
+                transport,
+                public_address,
+                context,
+                self.tls_handshake_timeout,
+                self._framer,
             )
 
         server = await self._loop.create_server(factory, sock=bind(name, host, port))

@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from ..admin.auth import AdminAuth
 from ..config import Config
 from ..core.switching import SwitchingFunction
+from ..csta.framing import CstaStreamFramer
+from ..faces.csta_tcp import CstaTcpFace
 from ..faces.json_api import create_app, json_session
 from ..faces.logins import ClientLogins
 from ..faces.sip import SipClientFace
@@ -35,7 +37,13 @@ from ..phones.session_manager import SessionManager
 from ..provisioning.config_server import create_config_app
 from ..provisioning.provisioner import CONFIG_SERVER, config_token
 from ..secrets_box import SecretBox
-from ..settings import ClientConnection, PhoneConnection, ProvisioningOptions, TlsSettings
+from ..settings import (
+    ClientConnection,
+    ClientInterface,
+    PhoneConnection,
+    ProvisioningOptions,
+    TlsSettings,
+)
 from ..sip.digest import DigestServer
 from ..sip.message import Request, Response
 from ..sip.transaction import TIMEOUT
@@ -52,7 +60,10 @@ def sip_service(
     on_message: Callable[[SipConnection, Request | Response], None],
     on_closed: Callable[[SipConnection], None],
     idle_timeout: Callable[[SipConnection], float],
+    **stream: Any,
 ) -> SipService:
+    """A stream service with the limits of the configuration (``stream``: the
+    framer, frame callback and ports of CSTA over TCP)."""
     return SipService(
         side,
         on_message,
@@ -63,7 +74,12 @@ def sip_service(
         max_connections=config.max_connections,
         max_buffered=config.max_buffered_bytes,
         message_deadline=config.message_deadline,
+        **stream,
     )
+
+
+def _no_sip(conn: SipConnection, msg: Request | Response) -> None:
+    conn.close()  # the CSTA listener's framer makes no SIP messages
 
 
 FIRST_START_FILE = "first-start.txt"
@@ -255,6 +271,19 @@ class ClientService:
         self.sip = sip_service(
             config, "client", self.face.handle, self.face.connection_lost, self._idle_timeout
         )
+        self.csta_face = CstaTcpFace(
+            switching, logins, lambda: live.client_connection.max_queued_events
+        )
+        self.csta = sip_service(
+            config,
+            "client CSTA",
+            _no_sip,
+            self.csta_face.connection_lost,
+            self._idle_timeout,
+            framer=CstaStreamFramer,
+            on_frame=self.csta_face.frame,
+            ports=lambda iface: cast(ClientInterface, iface).csta_ports(),
+        )
         app = create_app(switching, logins, settings, self.webhooks)
         self.api = HttpService("client", app)
         self.since: datetime | None = None
@@ -267,11 +296,11 @@ class ClientService:
 
     @property
     def running(self) -> bool:
-        return self.api.running or self.sip.running
+        return self.api.running or self.sip.running or self.csta.running
 
     @property
     def listening(self) -> list[Listening]:
-        return [*self.sip.listening, *self.api.listening]
+        return [*self.sip.listening, *self.csta.listening, *self.api.listening]
 
     async def start(self) -> None:
         if self.running:
@@ -280,6 +309,7 @@ class ClientService:
         context = self.certificates.context()
         try:
             await self.sip.start(conn, context)
+            await self.csta.start(conn, context)
             for name, iface in (("lan", conn.lan), ("wan", conn.wan)):
                 if not iface.enabled:
                     continue
@@ -288,6 +318,7 @@ class ClientService:
                         await self.api.listen(name, kind, iface.address, port, context)
         except BaseException:
             await self.api.stop()
+            await self.csta.stop()
             await self.sip.stop()
             raise
         await self.webhooks.start()
@@ -298,7 +329,9 @@ class ClientService:
         for client in list(self.switching.clients.values()):
             self.switching.logout(client, "client service stopped")
         await self.face.close()
+        await self.csta_face.close()
         await self.sip.stop()
+        await self.csta.stop()
         await self.api.stop()
         self.since = None
 
