@@ -158,7 +158,7 @@ class UacstaServer:
                 self.switching.expire,
                 self.logins.lockout.expire,
                 lambda _now: self.phones.running and self.phones.sweep(),
-                lambda _now: self.client_sip.running and self.client_sip.sweep(),
+                self.client_service.sweep,
                 GcTuner(lambda: len(self.registrar.bindings), clock()),
                 self.status_report.sample,
                 self.observe.sample,

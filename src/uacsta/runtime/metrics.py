@@ -187,12 +187,13 @@ class _State(Collector):
             [],
             [((), r.registrar.registers)],
         )
+        client_refused = sum((s.refused for s in r.clients.streams), Counter[str]())
         refused = [(("phone", reason), n) for reason, n in r.phones.sip.refused.items()] + [
-            (("client", reason), n) for reason, n in r.clients.sip.refused.items()
+            (("client", reason), n) for reason, n in client_refused.items()
         ]
         yield _counter(
             "uacsta_refused_connections",
-            "Connections and messages refused by the SIP listeners, by side and reason.",
+            "Connections and messages refused by the SIP and CSTA listeners, by side and reason.",
             ["side", "reason"],
             refused,
         )
@@ -202,17 +203,17 @@ class _State(Collector):
         ]
         yield _counter(
             "uacsta_failed_logins",
-            "Failed logins by face (phone: REGISTER; sip, rest, websocket: clients) and reason.",
+            "Failed logins by face (phone: REGISTER; sip, rest, websocket, csta: clients) and reason.",
             ["face", "reason"],
             failed,
         )
         yield _gauge(
             "uacsta_connections",
-            "Open SIP connections by side.",
+            "Open SIP and CSTA-over-TCP connections by side.",
             ["side"],
             [
                 (("phone",), len(r.phones.sip.connections)),
-                (("client",), len(r.clients.sip.connections)),
+                (("client",), sum(len(s.connections) for s in r.clients.streams)),
             ],
         )
         yield _gauge(
@@ -294,7 +295,8 @@ class Observability:
             clients=len(r.switching.clients),
             events=r.switching.events_received,
             requests=r.switching.requests_received,
-            refusals=sum(r.phones.sip.refused.values()) + sum(r.clients.sip.refused.values()),
+            refusals=sum(r.phones.sip.refused.values())
+            + sum(sum(s.refused.values()) for s in r.clients.streams),
             failed_logins=sum(r.registrar.refusals.values()) + sum(self.logins.refused.values()),
         )
 

@@ -232,8 +232,8 @@ class PhoneService:
 
 
 class ClientService:
-    """The client listeners: uaCSTA over SIP on TCP and TLS, the JSON API over
-    HTTP and HTTPS."""
+    """The client listeners: uaCSTA over SIP on TCP and TLS, CSTA XML over TCP
+    and TLS, the JSON API over HTTP and HTTPS."""
 
     def __init__(
         self,
@@ -297,6 +297,15 @@ class ClientService:
     @property
     def running(self) -> bool:
         return self.api.running or self.sip.running or self.csta.running
+
+    @property
+    def streams(self) -> tuple[SipService, SipService]:
+        """The stream listeners: uaCSTA over SIP, CSTA over TCP."""
+        return self.sip, self.csta
+
+    def sweep(self, _now: float = 0.0) -> int:
+        """Idle and slow connections of both stream listeners closed."""
+        return sum(s.sweep() for s in self.streams if s.running)
 
     @property
     def listening(self) -> list[Listening]:
