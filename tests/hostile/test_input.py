@@ -21,8 +21,8 @@ from tests.conftest import (
     make_config,
 )
 from tests.helpers.sipphone import SipPhone
+from tests.helpers.typed_client import CstaError
 from tests.integration.switching import Lab, http_url, ws_url
-from uacsta.client import CstaError
 from uacsta.csta import model as m
 from uacsta.csta.types import ConnectionID, DeviceID
 from uacsta.server import UacstaServer

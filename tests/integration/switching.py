@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Iterable
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
-from uacsta.client import Event, UacstaClient
+from tests.helpers.typed_client import Event, UacstaClient
 from uacsta.csta.model import CstaMessage
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone, SimPhoneConfig

@@ -13,8 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD
+from tests.helpers.typed_client import Event, UacstaClient
 from tests.integration.switching import Lab, until, ws_url
-from uacsta.client import Event, UacstaClient
 from uacsta.csta import model as m
 from uacsta.csta.callstate import subject_connection
 from uacsta.csta.types import ConnectionID, DeviceID

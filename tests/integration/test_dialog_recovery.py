@@ -17,8 +17,8 @@ from collections import defaultdict
 import pytest
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
+from tests.helpers.typed_client import UacstaClient
 from tests.integration.switching import ws_url
-from uacsta.client import UacstaClient
 from uacsta.phones.lifecycle import Phase
 from uacsta.server import UacstaServer
 

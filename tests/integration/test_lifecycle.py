@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD, PHONE_PASSWORD, eventually
 from tests.helpers.sipphone import SipPhone
+from tests.helpers.typed_client import CstaError, UacstaClient
 from tests.integration.switching import PHONES, Lab, until
-from uacsta.client import CstaError, UacstaClient
 from uacsta.csta import model as m
 from uacsta.csta.types import DeviceID, SystemStatus
 from uacsta.phones.lifecycle import Phase

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
+from tests.helpers.typed_client import UacstaClient
 from tests.integration.switching import ws_url
-from uacsta.client import UacstaClient
 from uacsta.csta import model as m
 from uacsta.server import UacstaServer
 from uacsta.sim.runner import SimOptions, run

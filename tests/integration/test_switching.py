@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.conftest import eventually
+from tests.helpers.typed_client import CstaError, UacstaClient
 from tests.integration.switching import PHONES, Lab, events, names, until
-from uacsta.client import CstaError, UacstaClient
 from uacsta.csta import model as m
 from uacsta.csta.types import ConnectionID, DeviceID
 from uacsta.csta.types import LocalConnectionState as S
@@ -247,7 +247,7 @@ async def test_rights_limit_what_a_client_sees(lab: Lab) -> None:
 
 
 async def test_wrong_password_refused(lab: Lab) -> None:
-    from uacsta.client import LoginError
+    from tests.helpers.typed_client import LoginError
 
     with pytest.raises(LoginError, match="wrong client login"):
         await lab.client(password="wrong")
@@ -312,8 +312,7 @@ async def test_dropped_client_resumes_without_losing_events(lab: Lab) -> None:
     assert [e.csta.messageWaitingOn for e in got] == [True, False]  # type: ignore[attr-defined]
     assert got[1].seq == got[0].seq + 1
     # a client gone longer than the window loses its session and its monitors
-    await client.drop()
-    client._closing = True  # do not reconnect: stay away
+    await client.leave()  # do not reconnect: stay away
     await eventually(lambda: not lab.phones["snom"].monitors, timeout=5)
 
 

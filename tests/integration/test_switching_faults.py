@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import eventually, make_config, prepare_store
+from tests.helpers.typed_client import CstaError, SessionLost
 from tests.integration.switching import Lab, events, names, until
-from uacsta.client import CstaError, SessionLost
 from uacsta.csta import model as m
 from uacsta.server import UacstaServer
 from uacsta.sim.phone import SimPhone
@@ -66,8 +66,7 @@ async def test_client_that_disconnects_with_open_monitors_stops_them(lab: Lab) -
     await client.monitor("201")
     await client.monitor("202")
     await eventually(lambda: lab.phones["snom"].monitors and lab.phones["yealink"].monitors)
-    client._closing = True  # no logout, no reconnect: the connection just goes
-    await client.drop()
+    await client.leave()  # no logout, no reconnect: the connection just goes
     await eventually(lambda: not lab.phones["snom"].monitors and not lab.phones["yealink"].monitors)
 
 

@@ -3,7 +3,7 @@ CSTA message: kind, device, call, cause, and a one-line form."""
 
 from __future__ import annotations
 
-from uacsta.client import Event
+from tests.helpers.typed_client import Event
 from uacsta.csta import model as m
 from uacsta.csta.types import ConnectionID, DeviceID, EventCause, EventDevice
 

@@ -203,7 +203,8 @@ class _State(Collector):
         ]
         yield _counter(
             "uacsta_failed_logins",
-            "Failed logins by face (phone: REGISTER; sip, rest, websocket, csta: clients) and reason.",
+            "Failed logins by face (phone: REGISTER; sip, rest, websocket, csta: clients) "
+            "and reason.",
             ["face", "reason"],
             failed,
         )
