@@ -93,7 +93,7 @@ class UacstaClient:
         reconnect_for: float = 30.0,
         request_timeout: float = 30.0,
     ) -> None:
-        self.session = Session(
+        self.link = Session(
             url,
             user,
             password,
@@ -104,7 +104,12 @@ class UacstaClient:
 
     @property
     def last_seq(self) -> int:
-        return self.session.last_seq
+        return self.link.last_seq
+
+    @property
+    def session(self) -> str | None:
+        """The server's session ID (from the welcome)."""
+        return self.link.session
 
     async def __aenter__(self) -> UacstaClient:
         await self.connect()
@@ -116,22 +121,22 @@ class UacstaClient:
         await self.close()
 
     async def connect(self) -> None:
-        await self.session.connect()
+        await self.link.connect()
 
     async def reconnect(self) -> None:
-        await self.session.reconnect()
+        await self.link.reconnect()
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.link.close()
 
     async def drop(self) -> None:
-        await self.session.drop()
+        await self.link.drop()
 
     async def leave(self) -> None:
-        await self.session.leave()
+        await self.link.leave()
 
     async def events(self) -> AsyncIterator[Event]:
-        async for frame in self.session.frames():
+        async for frame in self.link.frames():
             csta = from_json(frame["csta"])
             assert isinstance(csta, m.CstaMessage)
             yield Event(int(frame["seq"]), csta, frame.get("call"))
@@ -147,7 +152,7 @@ class UacstaClient:
 
     async def request_call(self, msg: m.CstaMessage) -> tuple[m.CstaMessage, str | None]:
         """The answer and the server's reference of the call it names (MakeCall...)."""
-        data = await self.session.request(to_json(msg))
+        data = await self.link.request(to_json(msg))
         answer = from_json(data["csta"])
         if isinstance(answer, CSTAErrorCode):
             raise CstaError(answer)

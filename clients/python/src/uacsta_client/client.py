@@ -43,7 +43,7 @@ class Client:
         reconnect_for: float = 30.0,
         request_timeout: float = 30.0,
     ) -> None:
-        self.session = Session(
+        self.link = Session(
             url,
             user,
             password,
@@ -51,6 +51,11 @@ class Client:
             reconnect_for=reconnect_for,
             request_timeout=request_timeout,
         )
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's ID of this session (what a resume names)."""
+        return self.link.session
 
     async def __aenter__(self) -> Client:
         await self.connect()
@@ -62,24 +67,24 @@ class Client:
         await self.close()
 
     async def connect(self) -> None:
-        await self.session.connect()
+        await self.link.connect()
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.link.close()
 
     async def drop(self) -> None:
         """Lose the connection without logging out (the session resumes)."""
-        await self.session.drop()
+        await self.link.drop()
 
     async def reconnect(self) -> None:
         """A new session after SessionLost; start the monitors again."""
-        await self.session.reconnect()
+        await self.link.reconnect()
 
     # -- events --------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event of every monitor, in order, each once, across reconnects."""
-        async for frame in self.session.frames():
+        async for frame in self.link.frames():
             yield Event.from_frame(frame)
 
     async def next_event(self) -> Event:
@@ -95,7 +100,7 @@ class Client:
         return (await self._request(csta))[0]
 
     async def _request(self, csta: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        frame = await self.session.request(csta)
+        frame = await self.link.request(csta)
         answer = dict(frame["csta"])
         if answer.get("type") == "CSTAErrorCode":
             raise CstaError(answer)
