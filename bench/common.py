@@ -82,6 +82,8 @@ class UacstaServer:
             ("client_connection.lan.https_port", str(free_port())),
             ("client_connection.lan.tcp_port", str(free_port())),
             ("client_connection.lan.tls_port", str(free_port())),
+            ("client_connection.lan.csta_tcp_port", str(free_port())),
+            ("client_connection.lan.csta_tls_port", str(free_port())),
             ("diagnostics.log_level", log_level),
         ]
         for key, value in settings:

@@ -21,7 +21,7 @@ Rules, as the clients can rely on them:
 - when two phones' calls are found to be one, the older reference stays and
   the newer one's connections move to it (a call's events before the link
   may name the newer one: the caller's first events come before the called
-  phone says who calls);
+  phone says who calls); the newer one still means the call in requests;
 - a transfer or conference keeps the reference of the call that goes on
   (the primary old call) for the joined call at each device.
 """
@@ -62,6 +62,9 @@ class CallReferences:
         self._numbers = itertools.count(1)
         self._by_connection: OrderedDict[tuple[str, str], _Reference] = OrderedDict()
         self._by_name: dict[str, _Reference] = {}
+        # A reference whose connections moved to an older one (a link found
+        # late): it still means that call in requests.
+        self._merged: OrderedDict[str, str] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._by_name)
@@ -75,16 +78,28 @@ class CallReferences:
         ref = self._by_connection.get((device_key, call_id))
         return ref.name if ref is not None else ""
 
+    def _named(self, name: str) -> _Reference | None:
+        for _ in range(8):  # merged into a reference merged in turn: a short chain
+            ref = self._by_name.get(name)
+            if ref is not None:
+                return ref
+            later = self._merged.get(name)
+            if later is None:
+                return None
+            name = later
+        return None
+
     def members(self, name: str) -> dict[str, str]:
-        """Device key -> that phone's callID, for the reference ``name``."""
-        ref = self._by_name.get(name)
+        """Device key -> that phone's callID, for the reference ``name`` (or
+        the one it was merged into)."""
+        ref = self._named(name)
         return dict(ref.members) if ref is not None else {}
 
     def local(self, value: str, device: Device) -> str:
         """The callID at ``device`` that ``value`` means: the device's own
-        callID when ``value`` is a reference the device is in, else ``value``
-        unchanged (a phone's callID)."""
-        ref = self._by_name.get(value)
+        callID when ``value`` is a reference the device is in (or one merged
+        into such), else ``value`` unchanged (a phone's callID)."""
+        ref = self._named(value)
         if ref is None:
             return value
         return ref.members.get(device.key, value)
@@ -186,7 +201,7 @@ class CallReferences:
         changes = {}
         for name in msg.__dataclass_fields__:
             value = getattr(msg, name)
-            if not hasattr(value, "callID") or value.callID not in self._by_name:
+            if not hasattr(value, "callID") or self._named(value.callID or "") is None:
                 continue
             at = device
             named = value.deviceID
@@ -211,6 +226,9 @@ class CallReferences:
             old.members.pop(key[0], None)
             if not old.members:
                 self._by_name.pop(old.name, None)
+                self._merged[old.name] = ref.name
+                while len(self._merged) > KEEP:
+                    self._merged.popitem(last=False)
         ref.members[key[0]] = key[1]
         self._by_connection[key] = ref
         while len(self._by_connection) > KEEP:

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import (
@@ -39,7 +40,8 @@ from fastapi import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,6 +67,7 @@ from .webhooks import MAX_DEVICES, WebhookError, Webhooks
 log = logging.getLogger("uacsta.faces")
 LOGIN_TIMEOUT = 10.0
 REQUEST_ID_HEADER = "X-Request-ID"  # the server's correlation ID of a request
+SWITCHBOARD = Path(__file__).with_name("switchboard")
 CALL_HEADER = "X-Call-Reference"  # the server's reference of the call a response names
 # Services that need an event stream: only over the WebSocket.
 STREAM_ONLY = (m.MonitorStart, m.MonitorStop, m.GetSwitchingFunctionDevices, m.SystemRegister)
@@ -295,6 +298,12 @@ def create_app(
     async def websocket(ws: WebSocket) -> None:
         await WebSocketConversation(ws, sf, logins, settings).run()
 
+    # The receptionist console: static files on the WebSocket face, nothing else.
+    @app.get("/switchboard", include_in_schema=False)
+    async def switchboard() -> RedirectResponse:
+        return RedirectResponse("/switchboard/", 308)
+
+    app.mount("/switchboard", StaticFiles(directory=SWITCHBOARD, html=True), name="switchboard")
     return app
 
 
