@@ -58,9 +58,9 @@ async def board(browser: Browser, server: UacstaServer) -> AsyncIterator[Page]: 
 async def ringing_at(client: Client, xref: str) -> Event:
     while True:
         event = await client.next_event()
-        if event.kind == "DeliveredEvent" and event.monitor == xref:
-            if event.csta.get("localConnectionInfo") == "alerting":
-                return event
+        alerting = event.csta.get("localConnectionInfo") == "alerting"
+        if event.kind == "DeliveredEvent" and event.monitor == xref and alerting:
+            return event
 
 
 def tile(page: Page, number: int) -> object:
