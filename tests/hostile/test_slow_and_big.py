@@ -179,3 +179,41 @@ async def test_half_open_tls_handshakes_count_and_time_out(tmp_path: Path) -> No
         for _, writer in streams:
             writer.close()
         await server.stop()
+
+
+async def test_csta_over_tcp_slow_frames_and_idle_connections_are_closed(
+    tight: UacstaServer,
+) -> None:
+    """The CSTA listener shares the SIP listeners' limits: a frame that does
+    not complete within the message deadline closes its connection, and a
+    flood of frames that make no sense closes theirs, while a CTI client with
+    a session goes on."""
+    from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD
+    from tests.helpers import cstatcp as x
+    from tests.helpers.cstatcp import CstaTcpClient
+
+    csta = tight.client_service.csta
+    port = csta.port("lan", "TCP")
+    good = CstaTcpClient()
+    await good.connect(port)
+    started = await good.request(x.start_session(CLIENT_LOGIN, CLIENT_PASSWORD, [x.ED[5]]))
+    assert started.name == "StartApplicationSessionPosResponse"
+    slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+    broken = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+    try:
+        for _, writer in slow:
+            writer.write(b"\x00\x00\x04\x00" b"0001" b"<MonitorStart")  # 1 KiB promised
+        for _, writer in broken:
+            writer.write(b"GET / HTTP/1.1\r\n\r\n")  # not a frame
+        readers = [r for r, _ in slow + broken]
+        for reader in readers:
+            asyncio.get_running_loop().create_task(reader.read(100))
+        await eventually(lambda: all(r.at_eof() for r in readers), timeout=2.0 + 1.0 + 3.0)
+        assert csta.refused["deadline"] == 20
+        # the client with a session is still served
+        answer = await good.request(x.csta(5, "GetSwitchingFunctionDevices", ""))
+        assert answer.name == "GetSwitchingFunctionDevicesResponse"
+    finally:
+        for _, writer in slow + broken:
+            writer.close()
+        await good.close()
