@@ -177,7 +177,9 @@ def _summary(server: Any) -> str:
         (
             "CTI clients",
             ", ".join(
-                where(i, "/api/v1/") if i.transport.startswith("HTTP") else "SIP " + where(i)
+                where(i, "/api/v1/")
+                if i.transport.startswith("HTTP")
+                else ("CSTA " if " CSTA " in f" {i.name} " else "SIP ") + where(i)
                 for i in server.client_service.listening
             ),
         ),

@@ -95,12 +95,15 @@ class UacstaProcess:
     def configure_clients(self, login: str, password: str) -> None:
         """Client connection on free loopback ports, and one client login."""
         self.client_sip_port, self.client_http_port = free_port(), free_port()
+        self.client_csta_port = free_port()
         pairs = [
             ("address", "127.0.0.1"),
             ("tcp_port", str(self.client_sip_port)),
             ("tls_port", str(free_port())),
             ("http_port", str(self.client_http_port)),
             ("https_port", str(free_port())),
+            ("csta_tcp_port", str(self.client_csta_port)),
+            ("csta_tls_port", str(free_port())),
         ]
         args = [part for key, value in pairs for part in (f"client_connection.lan.{key}", value)]
         self.configure_cli("settings", "set", *args)

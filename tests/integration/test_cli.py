@@ -223,6 +223,7 @@ def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:
     import urllib.request
 
     cli.configure("phone-Password-1")
+    cli.configure_clients("crm", "crm-Password-1")
     cli.start()
     try:
         import time
@@ -246,6 +247,8 @@ def test_first_start_prints_the_admin_password_once(cli: UacstaProcess) -> None:
         out = cli.output()
         assert f"TCP 127.0.0.1:{cli.tcp_port}, TLS 127.0.0.1:{cli.tls_port}" in out, out
         assert f"admin web UI       http://127.0.0.1:{cli.admin_port}/" in out, out
+        assert f"SIP TCP 127.0.0.1:{cli.client_sip_port}" in out, out
+        assert f"CSTA TCP 127.0.0.1:{cli.client_csta_port}" in out, out
         assert f"data folder        {cli.data_dir}" in out, out
         # what was generated is kept for the owner only, in the data folder
         kept = cli.data_dir / "first-start.txt"
