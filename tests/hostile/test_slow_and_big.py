@@ -202,7 +202,7 @@ async def test_csta_over_tcp_slow_frames_and_idle_connections_are_closed(
     broken = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
     try:
         for _, writer in slow:
-            writer.write(b"\x00\x00\x04\x00" b"0001" b"<MonitorStart")  # 1 KiB promised
+            writer.write(b"\x00\x00\x04\x000001<MonitorStart")  # 1 KiB promised
         for _, writer in broken:
             writer.write(b"GET / HTTP/1.1\r\n\r\n")  # not a frame
         readers = [r for r, _ in slow + broken]
