@@ -32,7 +32,12 @@ def bind(name: str, host: str, port: int, send_buffer: int | None = None) -> soc
     connection (they inherit it): a peer that stops reading then holds that
     much, not the several MiB autotuning would grow to."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto named, not 0: asyncio sets TCP_NODELAY on an accepted connection
+    # only when its socket says IPPROTO_TCP (base_events._set_nodelay), and
+    # accepted sockets copy the listener's.  Without it Nagle's algorithm
+    # meets the peer's delayed ACK: 40 ms on a small write after a small
+    # read (a WebSocket ping's pong, a phone's 200 OK) -- the relay's p99.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if send_buffer is not None:
