@@ -6,14 +6,12 @@ JSON face as any client sees it."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TypeVar
 
 from uacsta_client import LoginError, SessionLost
-from uacsta_client.session import Session
+from uacsta_client.session import Linked
 
 from uacsta.csta import model as m
 from uacsta.csta.callstate import subject_connection
@@ -82,58 +80,8 @@ class Event:
         return " ".join(parts)
 
 
-class UacstaClient:
-    def __init__(
-        self,
-        url: str,
-        user: str,
-        password: str,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        reconnect_for: float = 30.0,
-        request_timeout: float = 30.0,
-    ) -> None:
-        self.link = Session(
-            url,
-            user,
-            password,
-            ssl_context=ssl_context,
-            reconnect_for=reconnect_for,
-            request_timeout=request_timeout,
-        )
-
-    @property
-    def last_seq(self) -> int:
-        return self.link.last_seq
-
-    @property
-    def session(self) -> str | None:
-        """The server's session ID (from the welcome)."""
-        return self.link.session
-
-    async def __aenter__(self) -> UacstaClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def connect(self) -> None:
-        await self.link.connect()
-
-    async def reconnect(self) -> None:
-        await self.link.reconnect()
-
-    async def close(self) -> None:
-        await self.link.close()
-
-    async def drop(self) -> None:
-        await self.link.drop()
-
-    async def leave(self) -> None:
-        await self.link.leave()
+class UacstaClient(Linked):
+    """Typed CSTA over the distribution's session (its lifecycle as is)."""
 
     async def events(self) -> AsyncIterator[Event]:
         async for frame in self.link.frames():

@@ -111,7 +111,7 @@ async def test_slow_client_is_disconnected_and_stalls_nobody(lab: Lab) -> None:
         # the stuck client monitors the same device (asked before it stopped reading)
         point = sf.monitors.points["201@pbx.example"]
         await eventually(lambda: len(point.subscribers) == 2)
-        slow = next(c for c in sf.clients.values() if c.id != good.session)
+        slow = next(c for c in sf.clients.values() if c.id != good.session_id)
         snom = lab.phones["snom"]
         sent = received = 0
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-import ssl
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
 from .events import Call, CstaError, Event, SessionLost
-from .session import Session
+from .session import Linked
 
 T = TypeVar("T")
 CallLike = Call | str
@@ -29,56 +28,9 @@ def connection(device: str, call: CallLike) -> dict[str, str]:
     return {"callID": str(call), "deviceID": device}
 
 
-class Client:
+class Client(Linked):
     """``async with Client(url, user, password) as client:`` then
     ``await client.monitor("201")`` and ``async for event in client.events()``."""
-
-    def __init__(
-        self,
-        url: str,
-        user: str,
-        password: str,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        reconnect_for: float = 30.0,
-        request_timeout: float = 30.0,
-    ) -> None:
-        self.link = Session(
-            url,
-            user,
-            password,
-            ssl_context=ssl_context,
-            reconnect_for=reconnect_for,
-            request_timeout=request_timeout,
-        )
-
-    @property
-    def session_id(self) -> str | None:
-        """The server's ID of this session (what a resume names)."""
-        return self.link.session
-
-    async def __aenter__(self) -> Client:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def connect(self) -> None:
-        await self.link.connect()
-
-    async def close(self) -> None:
-        await self.link.close()
-
-    async def drop(self) -> None:
-        """Lose the connection without logging out (the session resumes)."""
-        await self.link.drop()
-
-    async def reconnect(self) -> None:
-        """A new session after SessionLost; start the monitors again."""
-        await self.link.reconnect()
 
     # -- events --------------------------------------------------------------------------
 

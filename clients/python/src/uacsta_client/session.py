@@ -10,7 +10,8 @@ import itertools
 import json
 import ssl
 from collections.abc import AsyncIterator
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -183,3 +184,62 @@ class Session:
         if data.get("op") == "error":
             raise ValueError(data.get("reason"))
         return data
+
+
+class Linked:
+    """A client over one :class:`Session`: logging in, resuming, logging out.
+    The friendly :class:`~uacsta_client.Client` is one; so is any client
+    with messages of its own over the same JSON face."""
+
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        password: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        reconnect_for: float = 30.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.link = Session(
+            url,
+            user,
+            password,
+            ssl_context=ssl_context,
+            reconnect_for=reconnect_for,
+            request_timeout=request_timeout,
+        )
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's ID of this session (what a resume names)."""
+        return self.link.session
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        await self.link.connect()
+
+    async def close(self) -> None:
+        """Log out: the server ends the session and stops its monitors."""
+        await self.link.close()
+
+    async def drop(self) -> None:
+        """Lose the connection without logging out (the session resumes)."""
+        await self.link.drop()
+
+    async def leave(self) -> None:
+        """Lose the connection and do not resume (the server ends the session
+        after its resume window)."""
+        await self.link.leave()
+
+    async def reconnect(self) -> None:
+        """A new session after SessionLost; start the monitors again."""
+        await self.link.reconnect()
