@@ -3,13 +3,19 @@ subprocess on them with the settings a benchmark needs."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
+
+A = TypeVar("A")
 
 
 def free_port() -> int:
@@ -114,3 +120,20 @@ class UacstaServer:
         self.proc.wait(120)  # 10,000 phones reconnecting can keep it busy
         if self.keep_log:
             Path(self.keep_log).write_bytes((self.data / "logs" / "uacsta.log").read_bytes())
+
+
+def against_server(
+    run: Callable[[A, UacstaServer], Coroutine[Any, Any, None]],
+    args: A,
+    phone_password: str,
+    **options: Any,
+) -> None:
+    """``run(args, server)`` against ``uacsta serve`` in a data folder of its
+    own (``options`` as UacstaServer takes them), stopped afterwards."""
+    raise_fd_limit()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = UacstaServer(Path(tmp), phone_password, **options)
+        try:
+            asyncio.run(run(args, server))
+        finally:
+            server.stop()

@@ -17,7 +17,6 @@ import asyncio
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import UacstaServer, raise_fd_limit, rss_kib  # noqa: E402
+from common import UacstaServer, against_server, rss_kib  # noqa: E402
 from relay import cpu_seconds  # noqa: E402
 
 from uacsta.sim.phone import SimPhone  # noqa: E402
@@ -107,13 +106,7 @@ def main() -> None:
     ap.add_argument("--ramp", type=float, default=500.0, help="phones started per second")
     ap.add_argument("--settle", type=float, default=5.0, help="seconds before the idle figure")
     args = ap.parse_args()
-    raise_fd_limit()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = UacstaServer(Path(tmp), PASSWORD)
-        try:
-            asyncio.run(run(args, server))
-        finally:
-            server.stop()
+    against_server(run, args, PASSWORD)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import UacstaServer, raise_fd_limit  # noqa: E402
+from common import UacstaServer, against_server  # noqa: E402
 from scale import wait_until  # noqa: E402
 from uacsta_client import Client  # noqa: E402
 
@@ -153,13 +152,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="logins (each with its calls)")
     ap.add_argument("--calls", type=int, default=10, help="calls per round")
     args = ap.parse_args()
-    raise_fd_limit()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = UacstaServer(Path(tmp), PASSWORD, client=CLIENT)
-        try:
-            asyncio.run(run(args, server))
-        finally:
-            server.stop()
+    against_server(run, args, PASSWORD, client=CLIENT)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import UacstaServer, raise_fd_limit  # noqa: E402
+from common import UacstaServer, against_server  # noqa: E402
 from scale import wait_until  # noqa: E402
 
 from uacsta.sim.phone import SimPhone  # noqa: E402
@@ -221,13 +220,7 @@ def main() -> None:
     ap.add_argument("--phones", type=int, default=10000)
     ap.add_argument("--samples", type=int, default=10, help="phones taken offline and back")
     args = ap.parse_args()
-    raise_fd_limit()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = UacstaServer(Path(tmp), PASSWORD, admin_password=ADMIN)
-        try:
-            asyncio.run(run(args, server))
-        finally:
-            server.stop()
+    against_server(run, args, PASSWORD, admin_password=ADMIN)
 
 
 if __name__ == "__main__":
