@@ -34,10 +34,11 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..csta import model as m
 from ..csta.callstate import CallTracker, subject_connection
-from ..csta.types import DeviceID
+from ..csta.types import ConnectionID
 from .devices import Device
 
 KEEP = 100_000  # references kept at the most (calls whose end was never seen)
@@ -198,16 +199,15 @@ class CallReferences:
     def localise(self, msg: m.CstaMessage, device: Device) -> m.CstaMessage:
         """The request with every callID that is a reference replaced by the
         callID of the connection's device (``device`` when it names none)."""
-        changes = {}
-        for name in msg.__dataclass_fields__:
-            value = getattr(msg, name)
-            if not hasattr(value, "callID") or self._named(value.callID or "") is None:
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(msg):  # a request's connections are top-level fields
+            value = getattr(msg, f.name)
+            if not isinstance(value, ConnectionID) or not value.callID:
                 continue
-            at = device
-            named = value.deviceID
-            if isinstance(named, DeviceID):
-                at = self._find(named.value) or device
-            changes[name] = value._replace(callID=self.local(value.callID, at))
+            if self._named(value.callID) is None:
+                continue  # a phone's own callID
+            at = self._find(value.deviceID.value) if value.deviceID is not None else None
+            changes[f.name] = value._replace(callID=self.local(value.callID, at or device))
         return dataclasses.replace(msg, **changes) if changes else msg
 
     # -- internals --------------------------------------------------------------------------
