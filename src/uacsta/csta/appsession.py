@@ -22,9 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from lxml import etree
-
-from .codec import NAMESPACES, edition_of
+from .codec import NAMESPACES, edition_of, raw_tree
 from .model import BY_ROOT, CstaMessage, Event, Request, Response, items
 from .types import RawXml
 
@@ -146,12 +144,8 @@ def login_of(info: ApplicationInfo) -> tuple[str, str] | None:
     ``userName`` and ``password`` in any namespace and at any depth (OpenScape
     Voice wraps them in ``SessionLoginInfo``), None without both."""
     raw = info.applicationSpecificInfo
-    if raw is None:
-        return None
-    try:
-        # Already parsed once by the hardened codec; this is a bounded subtree.
-        root = etree.fromstring(raw.xml, etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError:
+    root = raw_tree(raw) if raw is not None else None
+    if root is None:
         return None
     found: dict[str, str] = {}
     for el in root.iter():

@@ -419,6 +419,15 @@ def _decode_connection(el: etree._Element, where: str) -> ConnectionID:
     return ConnectionID(call_id, device)
 
 
+def raw_tree(raw: RawXml) -> etree._Element | None:
+    """A kept element as a tree, read by the one hardened parser (None when
+    it does not parse: it came from a peer)."""
+    try:
+        return etree.fromstring(raw.xml, _PARSER)
+    except etree.XMLSyntaxError:
+        return None
+
+
 def _raw(el: etree._Element, where: str) -> RawXml:
     """An element kept to be relayed: it must stand on its own as XML (the
     fuzzer found namespace URIs libxml2 reads once but not twice)."""
