@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+from uacsta_client import Event
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, eventually
 from tests.helpers import cstatcp as x
@@ -262,19 +263,9 @@ class RestFace:
         assert answer.status_code == 200, answer.text
 
     async def event(self) -> tuple[str, str, str | None]:
-        item = await self._next()
-        kind = str(item["type"])
-        field = {
-            "ServiceInitiatedEvent": "initiatedConnection",
-            "OriginatedEvent": "originatedConnection",
-            "DeliveredEvent": "connection",
-            "EstablishedEvent": "establishedConnection",
-            "HeldEvent": "heldConnection",
-            "RetrievedEvent": "retrievedConnection",
-            "ConnectionClearedEvent": "droppedConnection",
-        }.get(kind)
-        conn = item.get(field or "") or {}
-        return self.xrefs[item["monitorCrossRefID"]], kind, conn.get("callID")
+        # read as the standalone client reads an event (its subject connection)
+        event = Event(0, await self._next())
+        return self.xrefs[event.monitor or ""], event.kind, event.call_id
 
     async def close(self) -> None:
         if self.task is not None:
