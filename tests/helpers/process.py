@@ -12,11 +12,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+_GIVEN: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port, never one handed out before in this run: the
+    kernel may give a just-released port again, and two settings on one
+    port are refused (a test asks for seven at a time)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def require(binary: str) -> str:
