@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from uacsta.config import Config
+from uacsta.runtime.loop import LoopFactory, loop_factory
 from uacsta.server import UacstaServer
 from uacsta.settings import default_client_connection, default_phone_connection
 from uacsta.store import repo
@@ -126,6 +127,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "client_connection(**kw): client connection settings for the server fixture"
     )
     config.addinivalue_line("markers", "admin_ui: the server fixture runs the admin web UI")
+    config.addinivalue_line(
+        "markers", "both_loops: run under asyncio's own event loop and under uvloop"
+    )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, LoopFactory]:
+    """The server's own default loop for every test (uvloop where installed);
+    the TLS tests (``both_loops``) under the fallback too, since the two loops
+    implement TLS apart (asyncio's sslproto in Python, uvloop's in C)."""
+    default = loop_factory("auto")
+    if item.get_closest_marker("both_loops") and default is not asyncio.new_event_loop:
+        return {"asyncio": asyncio.new_event_loop, "uvloop": default}
+    return {"default": default}
 
 
 @pytest.fixture

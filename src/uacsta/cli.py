@@ -29,7 +29,9 @@ def _config(ctx: click.Context) -> Config:
 
 
 def _run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    from .runtime.loop import run
+
+    return run(coro)  # type: ignore[arg-type]
 
 
 async def _with_store(
@@ -116,9 +118,14 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the server (phone registrar over TCP and TLS) until stopped."""
+    from .runtime.loop import LoopUnavailable, run
+
     cfg = _config(ctx)
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(cfg))
+        try:
+            run(_serve(cfg), cfg.event_loop)
+        except LoopUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 async def _serve(cfg: Config) -> None:
@@ -159,6 +166,7 @@ async def _serve(cfg: Config) -> None:
 
 def _summary(server: Any) -> str:
     """What runs where, once the server is up; then what was generated."""
+    from .runtime.loop import loop_name
 
     def where(item: Any, path: str = "/") -> str:
         if item.transport.startswith("HTTP"):  # also "HTTP (configuration server)"
@@ -199,6 +207,7 @@ def _summary(server: Any) -> str:
         ),
         ("data folder", str(server.config.data_dir)),
         ("log", str(server.log_file)),
+        ("event loop", loop_name()),
     ]
     lines = ["uacsta is running:"] + [f"  {name:<18} {value}" for name, value in rows]
     if server.notes.lines:
@@ -285,7 +294,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"traffic         {c.get('events_per_second', 0)} events/s from the phones, "
         f"{c.get('requests_per_second', 0)} requests/s from clients (last minute)"
     )
-    click.echo(f"event loop      {s['loop_lag_ms']} ms late at worst in the last minute")
+    click.echo(
+        f"event loop      {s.get('event_loop', '?')}, {s['loop_lag_ms']} ms late at worst "
+        "in the last minute"
+    )
 
 
 @main.group()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -67,6 +67,8 @@ class Config(BaseSettings):
     # first start, when the database holds none yet: ports and addresses for
     # containers, packages and tests.  Later starts leave the stored ones alone.
     initial_settings: str = ""
+    # "auto": uvloop where it is installed, else asyncio's own (runtime/loop.py).
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     @field_validator("admin_listen", "metrics_listen")
     @classmethod

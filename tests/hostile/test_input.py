@@ -328,6 +328,7 @@ async def test_first_start_in_a_data_folder_that_does_not_exist(tmp_path: object
 # -- what holds already, kept holding ----------------------------------------------------------
 
 
+@pytest.mark.both_loops
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
 async def test_tls_below_1_2_is_refused(server: UacstaServer) -> None:
     """The client offers TLS 1.1 at OpenSSL's lowest security level (it does

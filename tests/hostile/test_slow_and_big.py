@@ -153,6 +153,7 @@ async def test_the_connection_cap_holds_and_says_so_once(
             writer.close()
 
 
+@pytest.mark.both_loops
 async def test_half_open_tls_handshakes_count_and_time_out(tmp_path: Path) -> None:
     """Probe 6: half-open TLS handshakes did not count against the per-source
     cap (5,000 accepted from one address, +200 MiB)."""

@@ -284,6 +284,7 @@ async def test_provisioning_job_followed_to_its_end(api: httpx.AsyncClient) -> N
     assert (await api.get("/api/provisioning/records")).json() == []
 
 
+@pytest.mark.both_loops
 async def test_admin_ui_over_https(tmp_path: Path) -> None:
     """``admin_tls``: the UI speaks HTTPS with the server's certificate, and its
     session cookie is Secure."""

@@ -47,6 +47,7 @@ async def session(
     return client, session_id
 
 
+@pytest.mark.both_loops
 @pytest.mark.parametrize("transport", ["TCP", "TLS"])
 async def test_a_call_driven_over_csta_tcp_in_the_clients_edition(lab: Lab, transport: str) -> None:
     client, session_id = await session(lab.server, 3, transport)

@@ -169,6 +169,7 @@ async def test_login_required_and_rights_apply(lab: Lab) -> None:
         assert r.status_code == 404
 
 
+@pytest.mark.both_loops
 async def test_openapi_document_and_https(lab: Lab) -> None:
     assert lab.server.client_api is not None
     port = lab.server.client_api.port("lan", "HTTPS")

@@ -158,6 +158,7 @@ async def test_bye_and_lost_connection_stop_monitors(lab: Lab) -> None:
     await eventually(lambda: not lab.phones["yealink"].monitors)
 
 
+@pytest.mark.both_loops
 async def test_sip_client_over_tls(lab: Lab) -> None:
     client = SipCstaClient(
         "127.0.0.1",

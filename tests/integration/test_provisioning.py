@@ -220,6 +220,7 @@ async def test_without_restart_the_phone_needs_one(server: UacstaServer) -> None
         await sims.stop()
 
 
+@pytest.mark.both_loops
 async def test_tls_with_our_ca(server: UacstaServer) -> None:
     """Over TLS a Poly phone gets our CA in its settings, a Yealink loads it
     from the configuration server, and both check the server's certificate

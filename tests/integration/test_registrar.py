@@ -31,6 +31,7 @@ async def stored(server: UacstaServer, mac: str):  # type: ignore[no-untyped-def
     return await repo.get_phone(server.db, mac)
 
 
+@pytest.mark.both_loops
 @pytest.mark.parametrize("use_tls", [False, True], ids=["tcp", "tls"])
 async def test_register_with_digest(server: UacstaServer, use_tls: bool) -> None:
     phone = SipPhone(MAC)

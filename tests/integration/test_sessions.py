@@ -63,6 +63,7 @@ def is_up(server: UacstaServer, mac: str) -> bool:
     return server.sessions.controllable(mac)
 
 
+@pytest.mark.both_loops  # snom and Yealink over TLS
 @pytest.mark.parametrize("vendor", sorted(MACS))
 async def test_every_vendor_gets_a_uacsta_dialog(server: UacstaServer, vendor: str) -> None:
     phone = sim(server, vendor, tls=vendor in ("snom", "yealink"))

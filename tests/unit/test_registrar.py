@@ -91,3 +91,34 @@ def test_a_nonce_goes_stale_after_its_lifetime() -> None:
     late = register(reg, conn, now=100.0, delay=31.0)
     assert late.status == 401
     assert "stale=TRUE" in (late.headers.get("WWW-Authenticate") or "")
+
+
+def test_a_refresh_that_changes_nothing_writes_nothing() -> None:
+    """The telephone list is written behind (its dirty set): a refresh on the
+    same connection with the same User-Agent and identity adds nothing to it,
+    a new firmware in the User-Agent does."""
+    reg = registrar()
+    conn = FakeConnection()
+    assert register(reg, conn, now=0.0).status == 200
+    dirty = reg.directory._dirty
+    first_login = reg.directory.get(MAC).last_login  # type: ignore[union-attr]
+    dirty.clear()
+    assert register(reg, conn, now=100.0).status == 200
+    assert not dirty
+    assert reg.directory.get(MAC).last_login == first_login  # type: ignore[union-attr]
+    phone = SipPhone(MAC)
+    phone.user_agent = "snomD785/10.1.200.1"
+    challenge = reg.handle_register(phone.register_request(300), conn, 200.0, 200.0, "t1")
+    auth = answer_challenge(
+        challenge.headers.get("WWW-Authenticate") or "",
+        method="REGISTER",
+        uri="sip:uacsta.test",
+        username=MAC,
+        password=PASSWORD,
+    )
+    assert (
+        reg.handle_register(phone.register_request(300, auth=auth), conn, 200.0, 200.0, "t1").status
+        == 200
+    )
+    assert dirty == {MAC}
+    assert reg.directory.get(MAC).firmware == "10.1.200.1"  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from ..csta.framing import Frame, StreamBroken
 from ..logs import log_tag
@@ -51,7 +51,9 @@ class SipConnection(asyncio.Protocol):
     __slots__ = (
         "_early",
         "_handshake_timeout",
+        "_held_raw",
         "_raw",
+        "_raw_to_us",
         "_tls",
         "buffered",
         "framer",
@@ -104,6 +106,10 @@ class SipConnection(asyncio.Protocol):
         self._raw: asyncio.Transport | None = None
         # Answers written after the handshake but before start_tls returned.
         self._early: list[bytes] = []
+        # Raw bytes (the ClientHello) that reached this protocol before TLS was
+        # put in between, and whether that can still happen (see _hold_raw).
+        self._held_raw: list[bytes] = []
+        self._raw_to_us = False
 
     @property
     def log_tag(self) -> str:
@@ -113,7 +119,8 @@ class SipConnection(asyncio.Protocol):
         return f"<{self.transport_name} {self.peer_ip}:{self.peer_port} {self.log_tag}>"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (uvloop's are not asyncio.Transport subclasses).
+        transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername") or ("", 0)
         self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
         local = transport.get_extra_info("sockname") or ("", 0)
@@ -129,12 +136,16 @@ class SipConnection(asyncio.Protocol):
             # could arrive before the handshake task runs (start_tls resumes).
             transport.pause_reading()
             self._raw = transport
+            self._raw_to_us = True
             task = asyncio.get_running_loop().create_task(self._start_tls(transport, self._tls))
             _HANDSHAKES.add(task)
             task.add_done_callback(_HANDSHAKES.discard)
 
     async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
         loop = asyncio.get_running_loop()
+        # Runs once start_tls (below, in this same step) has made its TLS
+        # protocol the raw transport's.
+        loop.call_soon(self._hand_raw_to_tls)
         try:
             tls = await loop.start_tls(
                 raw,
@@ -145,6 +156,7 @@ class SipConnection(asyncio.Protocol):
             )
         except (OSError, ssl.SSLError, TimeoutError, EOFError) as exc:
             log.debug("TLS handshake with %s:%d failed: %s", self.peer_ip, self.peer_port, exc)
+            self._held_raw.clear()
             raw.abort()
             self._raw = None
             self.connection_lost(None)
@@ -158,6 +170,34 @@ class SipConnection(asyncio.Protocol):
         for data in early:
             self._write(data)
 
+    def _hold_raw(self, data: bytes) -> None:
+        """uvloop starts reading an accepted connection once connection_made
+        has returned, whatever it asked (pause_reading there is lost), so the
+        ClientHello can come here before start_tls has put TLS in between.
+        It is the handshake's: kept for it, not framed as SIP."""
+        self._held_raw.append(data)
+        if self._raw is not None:
+            self._raw.pause_reading()
+
+    def _hand_raw_to_tls(self) -> None:
+        self._raw_to_us = False
+        held, self._held_raw = b"".join(self._held_raw), []
+        raw = self._raw
+        if not held or raw is None:
+            return
+        tls = raw.get_protocol()
+        if isinstance(tls, asyncio.BufferedProtocol) or hasattr(tls, "buffer_updated"):
+            buffered = cast(asyncio.BufferedProtocol, tls)
+            view = memoryview(held)
+            while view:
+                buf = memoryview(buffered.get_buffer(len(view)))
+                n = min(len(buf), len(view))
+                buf[:n] = view[:n]
+                buffered.buffer_updated(n)
+                view = view[n:]
+        else:
+            cast(asyncio.Protocol, tls).data_received(held)
+
     def connection_lost(self, exc: Exception | None) -> None:
         token = log_tag.set(self.log_tag)
         try:
@@ -167,6 +207,9 @@ class SipConnection(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self._raw_to_us:
+            self._hold_raw(data)
+            return
         now = self.last_activity = self.host.now()
         token = log_tag.set(self.log_tag)
         try:

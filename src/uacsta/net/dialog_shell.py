@@ -22,6 +22,7 @@ class DialogShell:
         self.tag = tag
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
 
     def now(self) -> float:
         return self._loop.time()
@@ -43,15 +44,20 @@ class DialogShell:
             conn.send(msg)
         for event in self.core.events():
             self.dispatch(event)
+        deadline = self.core.next_deadline()
+        if self.core.state is State.ENDED:
+            deadline = None
+        if deadline == self._timer_at and (deadline is None or self._timer is not None):
+            return  # most messages leave the next deadline where it was
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        deadline = self.core.next_deadline()
-        if deadline is not None and self.core.state is not State.ENDED:
+        self._timer_at = deadline
+        if deadline is not None:
             self._timer = self._loop.call_at(deadline, self._on_deadline)
 
     def _on_deadline(self) -> None:
-        self._timer = None
+        self._timer = self._timer_at = None
         token = log_tag.set(self.tag)
         try:
             self.core.handle_deadline(self.now())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import heapq
+import itertools
 import logging
 import socket
 import ssl
@@ -110,6 +112,12 @@ class SipService:
         self.refused: Counter[str] = Counter()  # refusals by reason, for the status
         self._say = OncePer(60.0)
         self.connections: set[SipConnection] = set()
+        # The sweep looks at what may be due, not at every connection each
+        # second: those holding part of a message (for the deadline), and a
+        # heap of when each connection is next to be looked at for idleness.
+        self._partial: set[SipConnection] = set()
+        self._idle: list[tuple[float, int, SipConnection]] = []
+        self._order = itertools.count()
         self._per_source: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
         self.listening: list[Listening] = []
@@ -148,6 +156,8 @@ class SipService:
             return False
         self._per_source[conn.peer_ip] += 1
         self.connections.add(conn)
+        due = conn.last_activity + self.idle_timeout(conn)
+        heapq.heappush(self._idle, (due, next(self._order), conn))
         log.debug(
             "%s connection from %s:%d (%s)",
             conn.transport_name,
@@ -160,6 +170,7 @@ class SipService:
     def connection_closed(self, conn: SipConnection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
+            self._partial.discard(conn)
             self.buffered_bytes -= conn.buffered
             conn.buffered = 0
             self._per_source[conn.peer_ip] -= 1
@@ -181,6 +192,10 @@ class SipService:
         """A connection holds ``delta`` more bytes of partial messages; False
         (close it) when all of them together would pass the budget."""
         self.buffered_bytes += delta
+        if conn.buffered + delta > 0:
+            self._partial.add(conn)
+        else:
+            self._partial.discard(conn)
         if delta > 0 and self.buffered_bytes > self.max_buffered:
             self._refuse(
                 "buffered",
@@ -287,7 +302,7 @@ class SipService:
         byte (one byte every few seconds resets no idle timer that matters)."""
         now = self.now()
         closed = 0
-        for conn in list(self.connections):
+        for conn in list(self._partial):
             began = conn.partial_since
             if began is not None and now - began > self.message_deadline:
                 self._refuse(
@@ -296,13 +311,22 @@ class SipService:
                     f"closing {conn!r}: a message not complete {self.message_deadline:g} s "
                     "after its first byte (message_deadline)",
                 )
+                self._partial.discard(conn)
                 conn.close()
                 closed += 1
+        heap = self._idle
+        while heap and heap[0][0] <= now:
+            _, _, conn = heapq.heappop(heap)
+            if conn not in self.connections:
                 continue
-            if now - conn.last_activity > self.idle_timeout(conn):
+            timeout = self.idle_timeout(conn)
+            if now - conn.last_activity > timeout:
                 token = log_tag.set(conn.log_tag)
                 log.info("closing idle connection %r", conn)
                 log_tag.reset(token)
                 conn.close()
                 closed += 1
+            else:  # active meanwhile: look again when it could be idle
+                due = max(conn.last_activity + timeout, now + 0.5)
+                heapq.heappush(heap, (due, next(self._order), conn))
         return closed

@@ -72,6 +72,19 @@ class PhoneDirectory:
         self._dirty.add(mac)
         return phone, new
 
+    def unchanged(self, mac: str, user_agent: str, identity: str) -> Phone | None:
+        """The phone, if a registration with this User-Agent and identity would
+        change nothing in its row (a refresh on the same connection: the same
+        address and transport)."""
+        phone = self._phones.get(mac)
+        if (
+            phone is None
+            or phone.user_agent != user_agent[:255]
+            or phone.last_identity != identity[:255]
+        ):
+            return None
+        return phone
+
     def set_status(self, mac: str, status: str, note: str = "") -> None:
         """The lifecycle's status (``lifecycle.STATUS``) and what to know of it."""
         phone = self._phones.get(mac)

@@ -4,6 +4,7 @@ user name = MAC, expiry negotiation, bindings tied to the phone's connection."""
 from __future__ import annotations
 
 import enum
+import heapq
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -71,6 +72,10 @@ class Registrar:
     listeners: list[Callable[[BindingChange, Binding], None]] = field(default_factory=list)
     lockout: Lockout = field(default_factory=Lockout)
     _ha1_cache: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (expires_at, mac) of every expiry set, the stale ones (refreshed or removed
+    # bindings) dropped as they come up: expire() looks at what is due, not at
+    # every phone each second.
+    _expiries: list[tuple[float, str]] = field(default_factory=list)
     # REGISTERs handled, and those refused by why (Prometheus reads them)
     registers: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
@@ -213,22 +218,30 @@ class Registrar:
             self._remove(current, "replaced by a registration on a new connection")
             current = None
         ua = req.headers.get("User-Agent") or ""
-        phone, new = self.directory.registered(
-            mac,
-            device=parse_user_agent(ua, mac),
-            user_agent=ua,
-            ip=conn.peer_ip,
-            port=conn.peer_port,
-            transport=conn.transport_name,
-            identity=str(req.to.uri.aor),
-            when=datetime.now(UTC),
-            auto_enable=self.policy.auto_enable,
-        )
+        identity = str(req.to.uri.aor)
+        known = self.directory.unchanged(mac, ua, identity) if current is not None else None
+        if known is not None:
+            # A refresh on the same connection that changes nothing: nothing
+            # to parse, nothing to write (the telephone list keeps the login).
+            phone, new = known, False
+        else:
+            phone, new = self.directory.registered(
+                mac,
+                device=parse_user_agent(ua, mac),
+                user_agent=ua,
+                ip=conn.peer_ip,
+                port=conn.peer_port,
+                transport=conn.transport_name,
+                identity=identity,
+                when=datetime.now(UTC),
+                auto_enable=self.policy.auto_enable,
+            )
         if current is None:
             binding = Binding(
                 mac, req.to.uri.aor, contact_uri, now + expires, req.call_id, req.cseq.number, conn
             )
             self.bindings[mac] = binding
+            heapq.heappush(self._expiries, (binding.expires_at, mac))
             conn.macs.add(mac)
             log.info(
                 "phone %s registered from %s:%d over %s (%s %s %s)%s%s",
@@ -245,6 +258,7 @@ class Registrar:
             self._notify(BindingChange.ADDED, binding)
         else:
             current.contact, current.expires_at = contact_uri, now + expires
+            heapq.heappush(self._expiries, (current.expires_at, mac))
             current.call_id, current.cseq = req.call_id, req.cseq.number
             self._notify(BindingChange.REFRESHED, current)
         return build_response(
@@ -270,11 +284,19 @@ class Registrar:
                 self._remove(binding, "connection closed")
 
     def expire(self, now: float) -> int:
-        gone = [b for b in self.bindings.values() if b.expires_at <= now]
-        for binding in gone:
-            self._remove(binding, "registration expired")
+        heap = self._expiries
+        gone = 0
+        while heap and heap[0][0] <= now:
+            at, mac = heapq.heappop(heap)
+            binding = self.bindings.get(mac)
+            if binding is not None and binding.expires_at == at:
+                self._remove(binding, "registration expired")
+                gone += 1
+        if len(heap) > 2 * len(self.bindings) + 1000:  # refreshes leave stale entries
+            self._expiries = [(b.expires_at, b.mac) for b in self.bindings.values()]
+            heapq.heapify(self._expiries)
         self.lockout.expire(now)
-        return len(gone)
+        return gone
 
     def _notify(self, change: BindingChange, binding: Binding) -> None:
         for listener in self.listeners:

@@ -15,6 +15,7 @@ from ..phones.lifecycle import Phase
 from ..phones.registrar import Registrar
 from ..phones.session_manager import SessionManager
 from .housekeeping import LoopWatch
+from .loop import loop_name
 from .services import ClientService, PhoneService
 
 
@@ -77,6 +78,7 @@ class StatusReport:
             "phones_registered": len(self.registrar.bindings),
             "dialogs_up": self.sessions.dialogs_up,
             "loop_lag_ms": round(self.watch.lag * 1000, 1),
+            "event_loop": loop_name(),
             "webhooks": clients.webhooks.stats(),
             "client_service": {
                 "running": clients.running,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from .errors import SipParseError
@@ -110,7 +111,30 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
 
 
+# The spelling phones send: ``SIP/2.0/TCP host[:port];params`` without LWS inside
+# and with plain parameters.  It yields what the general parser below would; any
+# other spelling goes there.
+_PLAIN_VIA_RE = re.compile(
+    r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
+    r"((?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~\[\]:]+)?)*)"
+)
+
+
 def parse_via(text: str) -> Via:
+    m = _PLAIN_VIA_RE.fullmatch(text)
+    if m is not None and (m[3] is None or int(m[3]) <= 65535):
+        transport, host, port, params = m.groups()
+        return Via(
+            transport=transport.upper(),
+            host=host,
+            port=None if port is None else int(port),
+            params=parse_params(params, "Via") if params else {},
+        )
+    return parse_via_general(text)
+
+
+def parse_via_general(text: str) -> Via:
+    """:func:`parse_via` for every spelling (LWS, other versions, errors)."""
     value = text.strip(_LWS)
     parts = value.split("/", 2)
     if len(parts) != 3:

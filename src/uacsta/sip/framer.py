@@ -8,6 +8,7 @@ error after which the connection must be closed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import SipParseError
@@ -17,6 +18,10 @@ from .message import Request, Response, check_core_headers, parse_content_length
 DEFAULT_MAX_HEAD = 64 * 1024
 DEFAULT_MAX_BODY = 1024 * 1024
 PONG = b"\r\n"
+# A Content-Length field line (long or compact name), its value trimmed.
+_CONTENT_LENGTH_RE = re.compile(
+    rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n|$)", re.I
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -135,6 +140,12 @@ def scan_content_length(head: bytes) -> int:
     bad start line or a bad header still has a known end and can be answered
     with 400 while the connection carries on.  Missing means 0.
     """
+    if b"\r\n " not in head and b"\r\n\t" not in head:  # no folded line: one search
+        values = _CONTENT_LENGTH_RE.findall(head)
+        if not values:
+            return 0
+        if len(values) == 1 and values[0].isdigit() and len(values[0]) <= 10:
+            return int(values[0])
     headers = Headers()
     name = ""
     value = ""

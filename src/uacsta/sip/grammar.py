@@ -12,6 +12,10 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 # Characters a host name, IPv4 address or bracketed IPv6 reference may hold.
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)$")
 _LWS = " \t"
+# The common spelling of a parameter list: ``;name`` or ``;name=value`` with token
+# values (plus the ``[]:`` of IPv6 addresses), no quotes and no white space.  It
+# parses to the same dict as the general loop below, which handles the rest.
+_PLAIN_PARAMS_RE = re.compile(r"(?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~\[\]:]+)?)+")
 
 
 def is_token(text: str) -> bool:
@@ -54,7 +58,7 @@ def split_host_port(hostport: str) -> tuple[str, int | None]:
 
 def split_top_level(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside quoted strings and angle brackets."""
-    if '"' not in text and "<" not in text:
+    if sep not in text or ('"' not in text and "<" not in text):
         return text.split(sep)
     parts: list[str] = []
     depth = 0
@@ -122,6 +126,17 @@ def parse_params(text: str, what: str) -> dict[str, str | None]:
     parameter names are case-insensitive); values are kept as received, quoted
     values unquoted.
     """
+    if _PLAIN_PARAMS_RE.fullmatch(text):
+        params: dict[str, str | None] = {}
+        for item in text[1:].split(";"):
+            name, eq, value = item.partition("=")
+            params[name.lower()] = value if eq else None
+        return params
+    return parse_params_general(text, what)
+
+
+def parse_params_general(text: str, what: str) -> dict[str, str | None]:
+    """:func:`parse_params` for every spelling (LWS, quoted values, errors)."""
     params: dict[str, str | None] = {}
     rest = text.strip(_LWS)
     if not rest:

@@ -139,6 +139,19 @@ def canonical_name(name: str) -> str:
     return canon
 
 
+_KEY_CACHE: dict[str, str] = {}
+
+
+def header_key(name: str) -> str:
+    """The lower-case canonical name that fields are compared by (``v`` -> ``via``)."""
+    key = _KEY_CACHE.get(name)
+    if key is None:
+        key = canonical_name(name).lower()
+        if len(_KEY_CACHE) < 4096:  # bounded: peers choose the names
+            _KEY_CACHE[name] = key
+    return key
+
+
 T = TypeVar("T")
 
 
@@ -150,12 +163,15 @@ class Headers:
     Treat what :meth:`cached` returns as read-only.
     """
 
-    __slots__ = ("_items", "_parsed")
+    __slots__ = ("_first", "_items", "_parsed")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         # (canonical name, value, lower-case key)
         self._items: list[tuple[str, str, str]] = []
         self._parsed: dict[str, object] | None = None
+        # key -> value of the first field of that name, built on the first get():
+        # a received message is read a dozen times and never changed.
+        self._first: dict[str, str] | None = None
         for name, value in items or ():
             self.add(name, value)
 
@@ -170,13 +186,25 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         canon = canonical_name(name)
-        self._items.append((canon, value, canon.lower()))
-        self._parsed = None
+        self._items.append((canon, value, header_key(canon)))
+        self._parsed = self._first = None
+
+    @classmethod
+    def parsed(cls, items: list[tuple[str, str, str]]) -> Headers:
+        """Fields already given as (canonical name, value, :func:`header_key`), as
+        the message parser makes them: no copy, no per-field call."""
+        new = cls()
+        new._items = items
+        return new
+
+    def keys(self) -> list[str]:
+        """The :func:`header_key` of every field, in order (repeats kept)."""
+        return [item[2] for item in self._items]
 
     def set(self, name: str, value: str) -> None:
         """Replace every field of that name by one, kept at the first one's place."""
         canon = canonical_name(name)
-        key = canon.lower()
+        key = header_key(name)
         out: list[tuple[str, str, str]] = []
         placed = False
         for item in self._items:
@@ -189,27 +217,28 @@ class Headers:
         if not placed:
             out.append((canon, value, key))
         self._items = out
-        self._parsed = None
+        self._parsed = self._first = None
 
     def remove(self, name: str) -> None:
-        key = canonical_name(name).lower()
+        key = header_key(name)
         self._items = [item for item in self._items if item[2] != key]
-        self._parsed = None
+        self._parsed = self._first = None
 
     @overload
     def get(self, name: str) -> str | None: ...
     @overload
     def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = canonical_name(name).lower()
-        for item in self._items:
-            if item[2] == key:
-                return item[1]
-        return default
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for item in reversed(self._items):
+                first[item[2]] = item[1]
+        return first.get(header_key(name), default)
 
     def get_all(self, name: str) -> list[str]:
         """Every field line of that name, as received (not split at commas)."""
-        key = canonical_name(name).lower()
+        key = header_key(name)
         return [item[1] for item in self._items if item[2] == key]
 
     def get_list(self, name: str) -> list[str]:

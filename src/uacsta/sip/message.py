@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from .address import NameAddr, Via, parse_name_addr, parse_name_addr_list, parse_via_list
 from .errors import SipParseError
 from .grammar import is_digits, is_token
-from .headers import SINGLE_HEADERS, Headers, canonical_name
+from .headers import SINGLE_HEADERS, Headers, canonical_name, header_key
 from .uri import SipUri, parse_uri
 
 SIP_VERSION = "SIP/2.0"
 _VERSION_RE = re.compile(r"^SIP/\d+\.\d+$", re.I | re.ASCII)
 _STATUS_RE = re.compile(r"^(SIP/\d+\.\d+) ([1-6]\d\d) (.*)$", re.S | re.ASCII)
-_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+# A header field line once unfolded: a token name, the colon with optional white
+# space around it, the value (trailing white space is cut after the match: a lazy
+# group before it would make the expression backtrack on every character).
+_FIELD_RE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*)", re.S)
 _MAX_CSEQ = 2**31
 REASON_PHRASES = {
     100: "Trying",
@@ -178,20 +181,23 @@ def _unfold(head: str) -> list[str]:
 def parse_head(head: bytes) -> tuple[Request | Response, Headers]:
     """Parse the start line and header fields (everything before the empty line)."""
     text = head.decode("utf-8", "surrogateescape")
-    if "\n" in text.replace("\r\n", ""):
+    if text.count("\n") != text.count("\r\n"):
         raise SipParseError("bare LF in message head")
-    lines = _unfold(text)
-    start = lines[0]
-    headers = Headers()
+    # Folded lines are rare: split plainly unless there is one.
+    lines = _unfold(text) if "\r\n " in text or "\r\n\t" in text else text.split("\r\n")
+    items: list[tuple[str, str, str]] = []
+    match = _FIELD_RE.fullmatch
     for line in lines[1:]:
         if not line:
             continue
-        name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not _HEADER_NAME_RE.match(name):
+        m = match(line)
+        if m is None:
             raise SipParseError(f"malformed header line {line[:40]!r}")
-        headers.add(name, value.strip(" \t"))
-    return _parse_start_line(start), headers
+        name, value = m[1], m[2]
+        if value[-1:] in (" ", "\t"):
+            value = value.rstrip(" \t")
+        items.append((canonical_name(name), value, header_key(name)))
+    return _parse_start_line(lines[0]), Headers.parsed(items)
 
 
 def _parse_start_line(line: str) -> Request | Response:
@@ -218,24 +224,29 @@ def _parse_start_line(line: str) -> Request | Response:
     return Request(method=method, uri=uri)
 
 
+_REQUIRED = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}
+
+
 def check_core_headers(msg: Request | Response) -> None:
     """The checks every received message must pass (RFC 3261 8.1.1, 8.2, 18.3)."""
     h = msg.headers
-    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-        if name not in h:
+    keys = h.keys()
+    present = set(keys)
+    for key, name in _REQUIRED.items():
+        if key not in present:
             raise SipParseError(f"missing {name} header")
-    seen: set[str] = set()
-    for name, _ in h:
-        key = name.lower()
-        if key in SINGLE_HEADERS:
-            if key in seen:
-                raise SipParseError(f"more than one {canonical_name(name)} header")
-            seen.add(key)
+    if len(present) != len(keys):  # some name repeats: may it?
+        seen: set[str] = set()
+        for key in keys:
+            if key in SINGLE_HEADERS:
+                if key in seen:
+                    raise SipParseError(f"more than one {canonical_name(key)} header")
+                seen.add(key)
     if not msg.vias:
         raise SipParseError("empty Via header")
     msg.from_  # noqa: B018 - parsing is the check
     msg.to  # noqa: B018
-    if isinstance(msg, Request) and "Contact" in h:
+    if isinstance(msg, Request) and "contact" in present:
         contact = h.get_all("Contact")
         if not (len(contact) == 1 and contact[0].strip() == "*"):
             msg.contacts  # noqa: B018
