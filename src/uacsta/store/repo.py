@@ -198,7 +198,7 @@ def _phone_row(p: Phone) -> dict[str, Any]:
 
 async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
     """Insert or update whole rows (the registrar's write-behind batches) with
-    one native upsert statement, not a SELECT per row."""
+    a native upsert, not a SELECT per row."""
     if not phones:
         return
     rows = [_phone_row(p) for p in phones]
@@ -207,14 +207,16 @@ async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
     dialect_insert: Any = (
         postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     )
+    # One statement, its rows as executemany parameters: compiled once and then
+    # taken from SQLAlchemy's cache.  (A multi-row VALUES is compiled anew for
+    # every batch: 40 % of the server's time while thousands of phones register.)
+    stmt = dialect_insert(Phone.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Phone.__table__.c.mac],
+        set_={name: stmt.excluded[name] for name in _PHONE_COLUMNS if name != "mac"},
+    )
     async with db.session() as s, s.begin():
-        for start in range(0, len(rows), 500):  # SQLite's bound-parameter limit
-            stmt = dialect_insert(Phone).values(rows[start : start + 500])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[Phone.mac],
-                set_={name: stmt.excluded[name] for name in _PHONE_COLUMNS if name != "mac"},
-            )
-            await s.execute(stmt)
+        await s.execute(stmt, rows)
 
 
 async def set_enabled(db: Database, mac: str | Sequence[str], enabled: bool) -> bool:
