@@ -135,13 +135,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, LoopFactory]:
-    """The server's own default loop for every test (uvloop where installed);
-    the TLS tests (``both_loops``) under the fallback too, since the two loops
-    implement TLS apart (asyncio's sslproto in Python, uvloop's in C)."""
-    default = loop_factory("auto")
-    if item.get_closest_marker("both_loops") and default is not asyncio.new_event_loop:
-        return {"asyncio": asyncio.new_event_loop, "uvloop": default}
-    return {"default": default}
+    """The server's default loop (asyncio's) for every test; the TLS tests
+    (``both_loops``) under uvloop too, the server's other choice, since the two
+    loops implement TLS apart (asyncio's sslproto in Python, uvloop's in C)."""
+    if item.get_closest_marker("both_loops"):
+        return {"asyncio": asyncio.new_event_loop, "uvloop": loop_factory("uvloop")}
+    return {"default": loop_factory("asyncio")}
 
 
 @pytest.fixture

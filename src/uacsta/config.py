@@ -67,8 +67,9 @@ class Config(BaseSettings):
     # first start, when the database holds none yet: ports and addresses for
     # containers, packages and tests.  Later starts leave the stored ones alone.
     initial_settings: str = ""
-    # "auto": uvloop where it is installed, else asyncio's own (runtime/loop.py).
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # asyncio's own loop, or uvloop ("auto": uvloop where installed); runtime/loop.py
+    # says why asyncio is the default.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "asyncio"
 
     @field_validator("admin_listen", "metrics_listen")
     @classmethod

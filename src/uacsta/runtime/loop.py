@@ -1,10 +1,12 @@
 """The event loop the server runs on.
 
-uvloop where it is installed (it is a dependency on Linux): its reads, writes and
-timers are C, which at thousands of phones is a third of the server's time less
-(bench/README.md). asyncio's own loop stays the fallback and can be chosen with
-the bootstrap setting ``event_loop`` (``UACSTA_EVENT_LOOP=asyncio``), say to rule
-the loop out when a problem is looked into.
+asyncio's own by default.  uvloop (a dependency on Linux) is chosen with the
+bootstrap setting ``event_loop = "uvloop"`` (``"auto"``: uvloop where it is
+installed).  It is not the default because in ``bench/scale.py`` (10,000 phones
+registering, 200 at a time) about 150 phones under uvloop never received the 401
+the server wrote for their first REGISTER, while every phone did under asyncio;
+and it bought nothing measurable in ``bench/relay.py`` (bench/README.md).  The
+TLS tests run under both loops.
 """
 
 from __future__ import annotations
@@ -36,14 +38,20 @@ def loop_factory(choice: LoopChoice) -> LoopFactory:
     except ImportError as exc:
         raise LoopUnavailable(
             f"event_loop = uvloop, but uvloop does not load here ({exc}); "
-            "install it or set event_loop = auto"
+            "install it or set event_loop = asyncio"
         ) from None
     return uvloop.new_event_loop
 
 
-def run(coro: Coroutine[Any, Any, T], choice: LoopChoice = "auto") -> T:
+def run(coro: Coroutine[Any, Any, T], choice: LoopChoice = "asyncio") -> T:
     with asyncio.Runner(loop_factory=loop_factory(choice)) as runner:
-        return runner.run(coro)
+        # As asyncio.run does (a Runner given a factory does not): libraries
+        # that ask for "the" event loop get this one.
+        asyncio.set_event_loop(runner.get_loop())
+        try:
+            return runner.run(coro)
+        finally:
+            asyncio.set_event_loop(None)
 
 
 def loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
