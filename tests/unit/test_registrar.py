@@ -45,10 +45,15 @@ def registrar(lifetime: float = 300.0) -> Registrar:
 
 
 def register(
-    reg: Registrar, conn: FakeConnection, now: float, expires: int = 300, delay: float = 0.0
+    reg: Registrar,
+    conn: FakeConnection,
+    now: float,
+    expires: int = 300,
+    delay: float = 0.0,
+    phone: SipPhone | None = None,
 ) -> Response:
     """REGISTER at ``now``, its digest answer ``delay`` seconds later."""
-    phone = SipPhone(MAC)
+    phone = phone or SipPhone(MAC)
     challenge = reg.handle_register(phone.register_request(expires), conn, now, now, "t1")
     assert challenge.status == 401
     auth = answer_challenge(
@@ -106,19 +111,7 @@ def test_a_refresh_that_changes_nothing_writes_nothing() -> None:
     assert register(reg, conn, now=100.0).status == 200
     assert not dirty
     assert reg.directory.get(MAC).last_login == first_login  # type: ignore[union-attr]
-    phone = SipPhone(MAC)
-    phone.user_agent = "snomD785/10.1.200.1"
-    challenge = reg.handle_register(phone.register_request(300), conn, 200.0, 200.0, "t1")
-    auth = answer_challenge(
-        challenge.headers.get("WWW-Authenticate") or "",
-        method="REGISTER",
-        uri="sip:uacsta.test",
-        username=MAC,
-        password=PASSWORD,
-    )
-    assert (
-        reg.handle_register(phone.register_request(300, auth=auth), conn, 200.0, 200.0, "t1").status
-        == 200
-    )
+    new_firmware = SipPhone(MAC, user_agent="snomD785/10.1.200.1")
+    assert register(reg, conn, now=200.0, phone=new_firmware).status == 200
     assert dirty == {MAC}
     assert reg.directory.get(MAC).firmware == "10.1.200.1"  # type: ignore[union-attr]

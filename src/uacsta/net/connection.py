@@ -186,7 +186,7 @@ class SipConnection(asyncio.Protocol):
         if not held or raw is None:
             return
         tls = raw.get_protocol()
-        if isinstance(tls, asyncio.BufferedProtocol) or hasattr(tls, "buffer_updated"):
+        if hasattr(tls, "buffer_updated"):  # both loops' TLS protocols are buffered
             buffered = cast(asyncio.BufferedProtocol, tls)
             view = memoryview(held)
             while view:

@@ -13,11 +13,20 @@ from dataclasses import dataclass
 
 from .errors import SipParseError
 from .headers import Headers
-from .message import Request, Response, check_core_headers, parse_content_length, parse_head
+from .message import (
+    Request,
+    Response,
+    check_core_headers,
+    content_length,
+    parse_content_length,
+    parse_head,
+)
 
 DEFAULT_MAX_HEAD = 64 * 1024
 DEFAULT_MAX_BODY = 1024 * 1024
 PONG = b"\r\n"
+# Bytes beyond printable ASCII, tab, CR and LF: a head with one is read the long way.
+_UNUSUAL = re.compile(rb"[^\t\r\n\x20-\x7e]")
 # A Content-Length field line (long or compact name), its value trimmed.
 _CONTENT_LENGTH_RE = re.compile(
     rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n|$)", re.I
@@ -140,12 +149,18 @@ def scan_content_length(head: bytes) -> int:
     bad start line or a bad header still has a known end and can be answered
     with 400 while the connection carries on.  Missing means 0.
     """
-    if b"\r\n " not in head and b"\r\n\t" not in head:  # no folded line: one search
+    if (
+        b"\r\n " not in head
+        and b"\r\n\t" not in head  # no folded line
+        and _UNUSUAL.search(head) is None  # str.strip() below strips only what the search does
+    ):
         values = _CONTENT_LENGTH_RE.findall(head)
-        if not values:
-            return 0
-        if len(values) == 1 and values[0].isdigit() and len(values[0]) <= 10:
-            return int(values[0])
+        return content_length(v.decode("ascii") for v in values) or 0
+    return scan_content_length_general(head)
+
+
+def scan_content_length_general(head: bytes) -> int:
+    """:func:`scan_content_length` for every head (folded lines, any byte)."""
     headers = Headers()
     name = ""
     value = ""

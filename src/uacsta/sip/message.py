@@ -6,11 +6,12 @@ Sans-IO: bytes in, typed messages out; nothing here reads a socket or the clock.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .address import NameAddr, Via, parse_name_addr, parse_name_addr_list, parse_via_list
 from .errors import SipParseError
-from .grammar import is_digits, is_token
+from .grammar import is_digits, is_token, split_top_level
 from .headers import SINGLE_HEADERS, Headers, canonical_name, header_key
 from .uri import SipUri, parse_uri
 
@@ -271,7 +272,13 @@ def check_core_headers(msg: Request | Response) -> None:
 
 
 def parse_content_length(headers: Headers) -> int | None:
-    values = {v.strip() for v in headers.get_list("Content-Length")}
+    return content_length(headers.get_all("Content-Length"))
+
+
+def content_length(fields: Iterable[str]) -> int | None:
+    """The length the Content-Length field values (as received) give; None
+    when there is none."""
+    values = {part.strip() for value in fields for part in split_top_level(value, ",")}
     if not values:
         return None
     if len(values) > 1:

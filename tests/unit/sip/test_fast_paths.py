@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from uacsta.sip.address import parse_via, parse_via_general
 from uacsta.sip.errors import SipParseError
-from uacsta.sip.framer import scan_content_length
+from uacsta.sip.framer import scan_content_length, scan_content_length_general
 from uacsta.sip.grammar import parse_params, parse_params_general
 from uacsta.sip.headers import Headers
-from uacsta.sip.message import parse_head
 
 _TOKEN = st.text(alphabet="abcXYZ019-.!%*_+`'~", min_size=0, max_size=6)
 _VALUE = st.one_of(
@@ -39,7 +38,7 @@ _PARAM = st.builds(
 _PARAMS = st.builds("".join, st.lists(_PARAM, max_size=4))
 
 
-def _outcome(parse: object, *args: str) -> object:
+def _outcome(parse: object, *args: object) -> object:
     assert callable(parse)
     try:
         result = parse(*args)
@@ -78,36 +77,25 @@ def test_via_parameters_parse_as_the_general_parser_does(params: str) -> None:
     assert _outcome(parse_via, text) == _outcome(parse_via_general, text)
 
 
-def _scan_by_fields(head: bytes) -> object:
-    """Content-Length the long way: the parsed head's fields."""
-    from uacsta.sip.message import parse_content_length
-
-    try:
-        _, headers = parse_head(head)
-        return parse_content_length(headers) or 0
-    except SipParseError as exc:
-        return ("error", exc.reason)
-
-
+# White space str.strip() takes and the head's grammar does not (vertical tab,
+# no-break space): the scan must not read such a line otherwise than the long way.
+_CL_SPACE = st.sampled_from(["", "", " ", "\t", "\x0b", "\xa0"])
 _CL_LINE = st.builds(
     lambda name, s1, s2, value, s3: f"{name}{s1}:{s2}{value}{s3}",
     st.sampled_from(["Content-Length", "content-length", "l", "L", "Content-Lengthx"]),
-    _SPACE,
-    _SPACE,
-    st.sampled_from(["0", "12", "0012", "12345678901", "", "x", "1 2", "²"]),
-    _SPACE,
+    _CL_SPACE,
+    _CL_SPACE,
+    st.sampled_from(["0", "12", "0012", "12345678901", "", "x", "1 2", "²", "3, 3", "3,4"]),
+    _CL_SPACE,
 )
 _OTHER_LINE = st.sampled_from(["Via: SIP/2.0/TCP h", "X-L: 3", "Subject: l: 4", " folded"])
 
 
 @settings(max_examples=400)
 @given(st.lists(st.one_of(_CL_LINE, _OTHER_LINE), max_size=4))
-def test_content_length_scan_agrees_with_the_parsed_head(lines: list[str]) -> None:
+def test_content_length_scan_agrees_with_the_general_scan(lines: list[str]) -> None:
     head = "\r\n".join(["INFO sip:a@b SIP/2.0", *lines]).encode()
-    expected = _scan_by_fields(head)
-    if isinstance(expected, tuple) and "Content-Length" not in expected[1]:
-        return  # the head is bad elsewhere: the scan reads Content-Length only
-    assert _outcome(lambda: scan_content_length(head)) == expected
+    assert _outcome(scan_content_length, head) == _outcome(scan_content_length_general, head)
 
 
 def test_header_lookup_after_changes() -> None:
