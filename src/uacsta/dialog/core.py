@@ -386,7 +386,8 @@ class UacstaDialog:
 
     def _send_invite(self, now: float) -> _Pending:
         h = Headers()
-        h.add("Via", f"SIP/2.0/{self.transport} {self.local};branch={new_branch()};rport")
+        branch = new_branch()
+        h.add("Via", f"SIP/2.0/{self.transport} {self.local};branch={branch};rport")
         h.add("Max-Forwards", "70")
         h.add("From", f"<sip:uacsta@{self.local}>;tag={self._from_tag}")
         h.add("To", f"<{self.remote_aor}>")
@@ -399,7 +400,7 @@ class UacstaDialog:
             h.add(name, value)
         body = encode(m.RequestSystemStatus(), self.edition)
         req = Request(headers=h, body=body, method="INVITE", uri=self.remote_contact)
-        return self._track(_Purpose.INVITE, req, now)
+        return self._track(_Purpose.INVITE, req, branch, now)
 
     def _invite_answered(self, pending: _Pending, response: Response, now: float) -> None:
         if response.status >= 300:
@@ -506,9 +507,9 @@ class UacstaDialog:
         if self.unanswered >= MAX_UNANSWERED:
             return False
         self.unanswered += 1
-        req = self._dialog_request("INFO", payload)
+        req, branch = self._dialog_request("INFO", payload)
         # No deadline: a client answers events at its own pace, within the bound.
-        self._pending[req.vias[0].branch or ""] = _Pending(_Purpose.EVENT, req, None)
+        self._pending[branch] = _Pending(_Purpose.EVENT, req, None)
         self._out.append(req)
         return True
 
@@ -550,7 +551,7 @@ class UacstaDialog:
         if self.dialog is None:
             self._move(Input.CLOSE, self.ended_because)
             return
-        self._track(_Purpose.BYE, self._dialog_request("BYE", b""), now)
+        self._track(_Purpose.BYE, *self._dialog_request("BYE", b""), now)
 
     def connection_lost(self) -> None:
         self.abandon("the connection closed")
@@ -595,7 +596,7 @@ class UacstaDialog:
             # Tell the phone, should it only be slow, that this dialog is over:
             # the next one starts with a new INVITE (nothing waits for the answer).
             if self.dialog is not None:
-                self._out.append(self._dialog_request("BYE", b""))
+                self._out.append(self._dialog_request("BYE", b"")[0])
             self._move(Input.FAILED, why)
         elif purpose is _Purpose.REGISTER:
             log.info("SystemRegister at %s: %s", self.tag, why, extra={"tag": self.tag})
@@ -859,8 +860,10 @@ class UacstaDialog:
 
     # -- building requests -------------------------------------------------------------------------
 
-    def _dialog_request(self, method: str, body: bytes) -> Request:
+    def _dialog_request(self, method: str, body: bytes) -> tuple[Request, str]:
+        """The request and its Via branch."""
         assert self.dialog is not None
+        branch = new_branch()
         req = self.dialog.create_request(
             method,
             via_host=self.local,
@@ -868,9 +871,10 @@ class UacstaDialog:
             contact=self.contact() if method == "INFO" else None,
             extra=CSTA_HEADERS if body else None,
             body=body,
+            branch=branch,
         )
         self._authorize(req)
-        return req
+        return req, branch
 
     def _info(
         self,
@@ -881,14 +885,15 @@ class UacstaDialog:
         ref: int = 0,
         challenged: bool = False,
     ) -> None:
-        req = self._dialog_request("INFO", encode(message, self.edition))
-        pending = self._track(purpose, req, now, ref=ref, message=message)
+        req, branch = self._dialog_request("INFO", encode(message, self.edition))
+        pending = self._track(purpose, req, branch, now, ref=ref, message=message)
         pending.challenged = challenged
 
     def _track(
         self,
         purpose: _Purpose,
         req: Request,
+        branch: str,
         now: float,
         *,
         ref: int = 0,
@@ -897,7 +902,7 @@ class UacstaDialog:
         if purpose is _Purpose.INVITE:
             self._authorize(req)
         pending = _Pending(purpose, req, now + self.timers.request, ref, message)
-        self._pending[req.vias[0].branch or ""] = pending
+        self._pending[branch] = pending
         self._out.append(req)
         return pending
 

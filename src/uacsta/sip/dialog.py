@@ -32,6 +32,10 @@ class Dialog:
     local_cseq: int
     remote_cseq: int | None = None
     route_set: list[str] = field(default_factory=list)
+    # From and To as written in every request of the dialog; their URIs and
+    # tags never change, so they are formatted once (an event INFO is sent
+    # per client per event).
+    _from_to: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> tuple[str, str, str]:
@@ -106,16 +110,26 @@ class Dialog:
         extra: list[tuple[str, str]] | None = None,
         body: bytes = b"",
         cseq: int | None = None,
+        branch: str | None = None,
     ) -> Request:
-        """An in-dialog request (RFC 3261 12.2.1.1); ACK reuses the INVITE's CSeq."""
+        """An in-dialog request (RFC 3261 12.2.1.1); ACK reuses the INVITE's CSeq.
+        ``branch`` is the Via branch to use, for a caller that keys its pending
+        requests by branch and so need not parse the Via it has just written."""
         if cseq is None:
             self.local_cseq += 1
             cseq = self.local_cseq
         headers = Headers()
-        headers.add("Via", f"SIP/2.0/{transport} {via_host};branch={new_branch()};rport")
+        branch = branch or new_branch()
+        headers.add("Via", f"SIP/2.0/{transport} {via_host};branch={branch};rport")
         headers.add("Max-Forwards", "70")
-        headers.add("From", str(NameAddr(_uri(self.local_uri), None, {"tag": self.local_tag})))
-        headers.add("To", str(NameAddr(_uri(self.remote_uri), None, {"tag": self.remote_tag})))
+        from_to = self._from_to
+        if from_to is None:
+            from_to = self._from_to = (
+                str(NameAddr(_uri(self.local_uri), None, {"tag": self.local_tag})),
+                str(NameAddr(_uri(self.remote_uri), None, {"tag": self.remote_tag})),
+            )
+        headers.add("From", from_to[0])
+        headers.add("To", from_to[1])
         headers.add("Call-ID", self.call_id)
         headers.add("CSeq", f"{cseq} {method}")
         for route in self.route_set:
