@@ -40,6 +40,46 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def tree(pid: int) -> list[int]:
+    """The process and its descendants (``serve --workers``: the supervisor,
+    its workers and their nats-server)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def tree_rss_kib(pid: int) -> int:
+    total = 0
+    for p in tree(pid):
+        try:
+            total += rss_kib(p)
+        except (OSError, RuntimeError):
+            continue
+    return total
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -62,6 +102,8 @@ class UacstaServer:
         keep_log: str | None = None,
         settings: list[tuple[str, str]] | None = None,
         admin_password: str | None = None,
+        serve_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.data = workdir / "uacsta"
         self.data.mkdir(parents=True)
@@ -74,6 +116,7 @@ class UacstaServer:
             "UACSTA_MAX_CONNECTIONS_PER_SOURCE": "100000",
             "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
             "UACSTA_ADMIN_LISTEN": "",  # not measured
+            **(env or {}),
         }
         self.admin = 0
         if admin_password is not None:  # the web UI, for the benchmarks that drive it
@@ -99,12 +142,20 @@ class UacstaServer:
             self._cli("password", "client", client[0], "--password", client[1])
         if admin_password is not None:
             self._cli("admin", "create", "admin", "--password", admin_password)
+        self.out = self.data / "serve.out"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uacsta", "serve"],
+            [sys.executable, "-m", "uacsta", "serve", *serve_args],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.out.open("w"),
         )
+        if "--workers" in serve_args:
+            # every worker listening, not only the first one (the ports answer then)
+            deadline = time.monotonic() + 120
+            while "workers up" not in self.out.read_text():
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("the workers did not start: " + self.out.read_text())
+                time.sleep(0.1)
         wait_port(self.http)
         wait_port(self.tls)
         if self.admin:

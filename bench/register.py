@@ -83,8 +83,16 @@ class Kamailio:
 def sipp_rate(port: int, calls: int, concurrency: int, workdir: Path, name: str) -> float:
     """REGISTER-with-digest exchanges per second (one exchange = two REGISTER
     transactions, the challenged one and the authenticated one)."""
+    ok, elapsed = sipp_run(port, calls, concurrency, workdir, name)
+    return ok / elapsed
+
+
+def sipp_run(
+    port: int, calls: int, concurrency: int, workdir: Path, name: str, prefix: str = "000413"
+) -> tuple[int, float]:
+    """One sipp on one TCP connection: (exchanges that succeeded, seconds)."""
     inf = workdir / f"{name}-phones.csv"
-    lines = [f"{m};[authentication username={m} password={PASSWORD}]" for m in macs(calls)]
+    lines = [f"{m};[authentication username={m} password={PASSWORD}]" for m in macs(calls, prefix)]
     inf.write_text("SEQUENTIAL\n" + "\n".join(lines) + "\n")
     sipp = shutil.which("sipp")
     assert sipp, "sipp is needed (apt-get install sip-tester)"
@@ -110,6 +118,8 @@ def sipp_rate(port: int, calls: int, concurrency: int, workdir: Path, name: str)
             "-nostdin",
             "-i",
             "127.0.0.1",
+            "-p",  # a local port of its own: several sipps run at once in bench/cluster.py
+            str(free_port()),
             "-timeout",
             "300s",
             "-max_socket",
@@ -125,7 +135,7 @@ def sipp_rate(port: int, calls: int, concurrency: int, workdir: Path, name: str)
     failed = _sipp_count(result.stdout, "Failed call")
     if failed or ok != calls:
         print(f"  {name}: sipp reported {ok} successful, {failed} failed", file=sys.stderr)
-    return ok / elapsed
+    return ok, elapsed
 
 
 def _sipp_count(screen: str, label: str) -> int:

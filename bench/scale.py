@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import UacstaServer, against_server, rss_kib  # noqa: E402
-from relay import cpu_seconds  # noqa: E402
+from common import UacstaServer, against_server, rss_kib, tree_cpu_seconds, tree_rss_kib  # noqa: E402
 
 from uacsta.sim.phone import SimPhone  # noqa: E402
 from uacsta.sim.runner import SimOptions, make_phones  # noqa: E402
@@ -47,7 +46,7 @@ async def run(args: argparse.Namespace, server: UacstaServer) -> None:
         SimOptions(host="127.0.0.1", port=server.tcp, password=PASSWORD, phones=args.phones)
     )
     began = time.monotonic()
-    cpu0 = cpu_seconds(server.proc.pid)
+    cpu0 = tree_cpu_seconds(server.proc.pid)
     sem = asyncio.Semaphore(200)
 
     async def start(phone: SimPhone) -> None:
@@ -63,14 +62,14 @@ async def run(args: argparse.Namespace, server: UacstaServer) -> None:
     registered = time.monotonic() - began
     up = await wait_until(lambda: all(p.dialog is not None for p in phones), 600)
     total = registered + up
-    cpu = cpu_seconds(server.proc.pid) - cpu0
+    cpu = tree_cpu_seconds(server.proc.pid) - cpu0
     me = resource.getrusage(resource.RUSAGE_SELF)
     print(
         f"{args.phones} phones (six vendors): all registered after {registered:.1f} s, all "
         f"uaCSTA dialogs up after {total:.1f} s ({args.phones / total:.0f} phones/s)"
     )
     print(
-        f"server: RSS {rss_kib(server.proc.pid) / 1024:.0f} MiB, CPU {cpu:.1f} s "
+        f"server: RSS {tree_rss_kib(server.proc.pid) / 1024:.0f} MiB, CPU {cpu:.1f} s "
         f"({cpu / args.phones * 1e3:.2f} ms per phone brought up)"
     )
     print(
@@ -78,23 +77,25 @@ async def run(args: argparse.Namespace, server: UacstaServer) -> None:
         f"{me.ru_utime + me.ru_stime:.1f} s"
     )
     await asyncio.sleep(args.settle)
-    idle0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+    idle0, t0 = tree_cpu_seconds(server.proc.pid), time.monotonic()
     await asyncio.sleep(10)
-    idle = (cpu_seconds(server.proc.pid) - idle0) / (time.monotonic() - t0)
+    idle = (tree_cpu_seconds(server.proc.pid) - idle0) / (time.monotonic() - t0)
     print(f"server idle with {args.phones} phones: {idle * 100:.1f} % of a core")
     # a power cut: every connection goes at once; phones register again
-    cpu0, began = cpu_seconds(server.proc.pid), time.monotonic()
-    before = {p.mac: id(p.dialog) for p in phones}
+    cpu0, began = tree_cpu_seconds(server.proc.pid), time.monotonic()
+    # the dialogs themselves, not their id(): a new dialog may be allocated where a
+    # freed one was, and an equal id() would wait for ever
+    before = {p.mac: p.dialog for p in phones}
     for phone in phones:
         if phone._writer is not None:
             phone._writer.transport.abort()
     await wait_until(
-        lambda: all(p.dialog is not None and id(p.dialog) != before[p.mac] for p in phones), 900
+        lambda: all(p.dialog is not None and p.dialog is not before[p.mac] for p in phones), 900
     )
     print(
         f"mass reboot: all {args.phones} connections cut at once, all dialogs back after "
         f"{time.monotonic() - began:.1f} s (server CPU "
-        f"{cpu_seconds(server.proc.pid) - cpu0:.1f} s)"
+        f"{tree_cpu_seconds(server.proc.pid) - cpu0:.1f} s)"
     )
     for phone in phones:
         await phone.stop()

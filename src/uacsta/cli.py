@@ -115,12 +115,27 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Run N server processes on the phone and client ports, nodes of a cluster on "
+    "NATS (a local nats-server unless cluster_url is set; docs/scaling.md).",
+)
 @click.pass_context
-def serve(ctx: click.Context) -> None:
+def serve(ctx: click.Context, workers: int | None) -> None:
     """Run the server (phone registrar over TCP and TLS) until stopped."""
     from .runtime.loop import LoopUnavailable, run
 
     cfg = _config(ctx)
+    if workers is not None:
+        from .runtime.workers import Supervisor, WorkerError
+
+        try:
+            asyncio.run(Supervisor(cfg, workers, ctx.obj.get("config_path")).run())
+        except WorkerError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     with contextlib.suppress(KeyboardInterrupt):
         try:
             run(_serve(cfg), cfg.event_loop)
@@ -298,6 +313,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"event loop      {s.get('event_loop', '?')}, {s['loop_lag_ms']} ms late at worst "
         "in the last minute"
     )
+    cluster = s.get("cluster")
+    if cluster:
+        click.echo(
+            f"cluster         node {cluster['node']}, "
+            f"{'connected' if cluster['connected'] else 'NOT connected'} to NATS, "
+            f"{cluster['remote_phones']} phones on other nodes"
+        )
+        for node in cluster["nodes"]:
+            health = "up" if node["alive"] else "DOWN"
+            click.echo(
+                f"  {node['name']:<13} {health}, {node['phones']} phones, "
+                f"heard {node['heard_ago']} s ago{' (this node)' if node['this'] else ''}"
+            )
 
 
 @main.group()

@@ -7,6 +7,7 @@ environment variables (which win).  Everything else lives in the store.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,12 @@ def split_listen(value: str) -> tuple[str, int]:
     if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535 or not host:
         raise ValueError(f"{value!r} is not host:port")
     return host.strip("[]"), int(port)
+
+
+def default_node_name() -> str:
+    """This machine's short host name, as a cluster node's name may be spelled."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:64]
+    return name or "uacsta"
 
 
 def default_data_dir() -> Path:
@@ -70,6 +77,22 @@ class Config(BaseSettings):
     # asyncio's own loop, or uvloop ("auto": uvloop where installed); runtime/loop.py
     # says why asyncio is the default.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "asyncio"
+    # A cluster on NATS (docs/scaling.md): the NATS server URLs, comma-separated
+    # ("nats://10.0.0.5:4222,nats://10.0.0.6:4222"; "tls://..." for TLS).  Empty:
+    # one server on its own, no NATS.
+    cluster_url: str = ""
+    # This node's name in the cluster: unique, letters, digits, '-' and '_'.
+    node_name: str = Field(default_factory=default_node_name, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # A NATS credentials file (.creds) and, for tls:// URLs, the CA to trust
+    # (empty: the system's).
+    cluster_credentials: str = ""
+    cluster_tls_ca: str = ""
+    # A node not heard of for this long is dead: its phones are out of service
+    # until they register with another node.
+    cluster_dead_after: float = Field(6.0, ge=1.0, le=300.0)
+    # Listen on the phone and client ports beside other processes (SO_REUSEPORT):
+    # set by `uacsta serve --workers` for its workers, not by hand.
+    share_ports: bool = False
 
     @field_validator("admin_listen", "metrics_listen")
     @classmethod

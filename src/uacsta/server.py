@@ -1,8 +1,7 @@
 """The composition root: builds the server's parts and wires them, nothing
-more.  What each part does is in its own module: the store (``store``), the
-live settings, services, housekeeping and status (``runtime``), the phones
-(``phones``), the switching function (``core``), the client faces
-(``clients``), provisioning and the admin UI."""
+more.  What each part does is in its own module: the store, the runtime,
+the phones, the switching function (``core``), the faces, the cluster,
+provisioning and the admin UI."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from . import __version__
 from .admin.app import create_admin_app, create_metrics_app
 from .admin.auth import AdminAuth
 from .admin.service import AdminParts, AdminService
+from .cluster.node import cluster_node
 from .config import Config
 from .core.switching import SwitchingFunction
 from .faces.logins import ClientLogins
@@ -59,13 +59,9 @@ class UacstaServer:
         self.watch = LoopWatch()
         self.registrar = Registrar(
             realm=config.realm,
-            digest=DigestServer(
-                config.realm,
-                # A new nonce key at every start: nonce counts live in memory,
-                # so a nonce from before a restart must not verify after it
-                # (a captured REGISTER cannot be replayed; docs/security.md).
-                secrets.token_bytes(32),
-            ),
+            # A new nonce key at every start: nonce counts live in memory, so a
+            # nonce from before a restart must not verify (docs/security.md).
+            digest=DigestServer(config.realm, secrets.token_bytes(32)),
             directory=self.directory,
             phone_password=lambda: live.phone_password,
             policy=live.policy(),
@@ -77,8 +73,10 @@ class UacstaServer:
             system_status=lambda: self.status_report.for_phones(),
             clock=clock,
         )
+        # In a cluster the node stands between the switching function and the phones.
+        self.cluster = cluster_node(config, self.sessions, clock)
         self.switching = SwitchingFunction(
-            self.sessions,
+            self.cluster or self.sessions,
             resume_window=lambda: float(live.client_connection.resume_window),
             system_status=lambda: self.status_report.for_clients(),
             # a phone away for longer than its registration loses its identities
@@ -91,6 +89,8 @@ class UacstaServer:
         self.registrar.listeners.append(lambda _change, _binding: self.changes.changed())
         self.sessions.listeners.append(lambda _line: self.changes.changed())
         self.sessions.observers.append(self.switching)
+        if self.cluster is not None:
+            self.cluster.attach(self.switching)
         live.listeners.append(self._follow_settings)
         parts = PhoneParts(self.registrar, self.sessions, self.switching, self.directory)
         self.phone_service = PhoneService(
@@ -120,6 +120,7 @@ class UacstaServer:
             self.sessions,
             self.switching,
             self.watch,
+            cluster=self.cluster,
         )
         self.observe = Observability(self.status_report, self.logins, self.logs, db)
         self.admin = AdminService(
@@ -180,6 +181,8 @@ class UacstaServer:
             )
         await self._follow_settings()
         await self.directory.load()
+        if self.cluster is not None:
+            await self.cluster.start()
         await self.phone_service.start()
         await self.client_service.start()
         await self.admin_web.start()
@@ -207,6 +210,8 @@ class UacstaServer:
         await self.client_service.stop()
         await self.switching.close()
         await self.phone_service.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         log.info("uacsta stopped")
         self.logs.stop()
         await self.db.close()

@@ -118,10 +118,10 @@ class UacstaProcess:
         self.configure_cli("settings", "set", *args)
         self.configure_cli("password", "client", login, "--password", password)
 
-    def start(self) -> None:
+    def start(self, *serve_args: str) -> None:
         log = open(self.data_dir / "serve.out", "w")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uacsta", "serve"],
+            [sys.executable, "-m", "uacsta", "serve", *serve_args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -141,6 +141,12 @@ class UacstaProcess:
 
     def output(self) -> str:
         return (self.data_dir / "serve.out").read_text()
+
+    def kill(self) -> None:
+        """SIGKILL: the process ends without a word to anyone (a crashed machine)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=15)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from uacsta.config import Config, load_config
+from uacsta.config import Config, default_node_name, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "uacsta.toml"
 SETTING = re.compile(r"^# ([a-z_]+) = (.*)$", re.M)
@@ -36,6 +36,9 @@ def test_the_example_loads_commented_and_uncommented(
     for name in Config.model_fields:
         if name == "host_name":  # the example shows one; the default is this host's
             assert as_shipped.host_name == socket.getfqdn()
+            continue
+        if name == "node_name":  # likewise: the default is this host's short name
+            assert as_shipped.node_name == default_node_name()
             continue
         # the values shown are the defaults
         assert getattr(given, name) == getattr(as_shipped, name), name

@@ -40,6 +40,7 @@ class FaceKind(enum.Enum):
     SIP = "sip"
     JSON = "json"
     CSTA = "csta"  # CSTA XML over TCP (ECMA-323 Annex J, ECMA-354 sessions)
+    CLUSTER = "cluster"  # another node of the cluster, for its own clients
 
 
 @dataclass(slots=True)

@@ -46,6 +46,10 @@ class DeviceDirectory:
     def all(self) -> list[Device]:
         return sorted(self._by_key.values(), key=lambda d: d.key)
 
+    def has(self, key: str) -> bool:
+        """Whether a device of that (normalised) key exists."""
+        return key in self._by_key
+
     def of_phone(self, mac: str) -> list[Device]:
         return list(self._by_mac.get(mac, ()))
 

@@ -32,11 +32,12 @@ from ..csta.types import (
     EventDevice,
     SystemStatus,
 )
+from ..dialog.core import CstaAnswer
 from ..logs import request_id
 from ..phones.lifecycle import Phase
-from ..phones.phone_session import PhoneSession, SessionError
-from ..phones.session_manager import PhoneLine
+from ..phones.phone_session import SessionError
 from ..trace import TRACER
+from ..vendors.base import VendorProfile
 from .calls import CallReferences
 from .client_session import ClientSession, FaceKind, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
@@ -71,16 +72,44 @@ def device_ids(value: object, depth: int = 0) -> Iterator[DeviceID]:
                 yield from device_ids(getattr(value, f.name), depth + 1)
 
 
+class LineView(Protocol):
+    """A phone as the switching function follows it: a local phone's line
+    (``phones.session_manager.PhoneLine``) or a phone of another node of a
+    cluster (``cluster.view.RemoteLine``)."""
+
+    @property
+    def mac(self) -> str: ...
+    @property
+    def phase(self) -> Phase: ...
+    @property
+    def identities(self) -> list[DeviceID]: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class ControlledPhone(Protocol):
+    """A phone whose dialog is up, to send CSTA requests to: a local phone's
+    uaCSTA session, or its owner node in a cluster.  A failure to get an
+    answer raises SessionError."""
+
+    @property
+    def mac(self) -> str: ...
+    @property
+    def profile(self) -> VendorProfile: ...
+    async def request(self, msg: m.CstaMessage) -> CstaAnswer: ...
+
+
 class PhoneGateway(Protocol):
     """What the switching function needs of the phones: their lines, their
     uaCSTA sessions, and a note on a line whose identities conflict.  The
-    phones' side (``phones.sessions.SessionManager``) provides it; the
+    phones' side (``phones.sessions.SessionManager``) provides it, or in a
+    cluster the node (``cluster.node.ClusterNode``) in front of it; the
     composition root hands it over and registers the switching function as
     the phones' observer."""
 
-    def line(self, mac: str) -> PhoneLine | None: ...
+    def line(self, mac: str) -> LineView | None: ...
 
-    def session(self, mac: str) -> PhoneSession | None: ...
+    def session(self, mac: str) -> ControlledPhone | None: ...
 
     def controllable(self, mac: str) -> bool: ...
 
@@ -247,7 +276,7 @@ class SwitchingFunction:
 
     # -- the phones (PhoneObserver) ------------------------------------------------------
 
-    def phone_changed(self, line: PhoneLine) -> None:
+    def phone_changed(self, line: LineView) -> None:
         mac = line.mac
         if line.phase is Phase.UP:
             self._away.pop(mac, None)
@@ -262,9 +291,9 @@ class SwitchingFunction:
         self._away.setdefault(mac, self.clock())
         self.monitors.orphans.pop(mac, None)
         for point in self.monitors.of_phone(mac):
-            self._out_of_service(point, f"phone {mac}: {line.life.reason}")
+            self._out_of_service(point, f"phone {mac}: {line.reason}")
 
-    def _take_identities(self, line: PhoneLine) -> None:
+    def _take_identities(self, line: LineView) -> None:
         """The identities the phone reported now, each device to one owner: the
         phone that reported it first keeps it while its dialog is up (or it has
         been away for less than its registration); a second phone reporting it
@@ -302,13 +331,18 @@ class SwitchingFunction:
                 self.phones.set_conflict(owner.mac, f"{ident.key} also reported by {mac}")
         if not any(m_ == mac for m_, _ in self.conflicts.values()):
             self.phones.set_conflict(mac, "")
-        before = {d.key for d in self.devices.all()}
+        # The device list changes when a key appears or goes, not when one moves
+        # between phones; checked on this phone's keys alone (a pass over every
+        # device for every phone was quadratic: 20 s of a mass reboot at 10,000).
+        old = {d.key for d in self.devices.of_phone(mac)}
+        new = {ident.key for ident in mine}
+        appears = any(not self.devices.has(key) for key in new - old)
         gone = self.devices.set_identities(mac, mine)
         for device in gone:
             point = self.monitors.points.get(device.key)
             if point is not None:
                 self._out_of_service(point, "the phone no longer has this identity")
-        if {d.key for d in self.devices.all()} != before:
+        if appears or any(not self.devices.has(key) for key in old - new):
             self._devices_changed()
 
     def _may_take(self, owner: str, now: float) -> bool:
@@ -373,7 +407,7 @@ class SwitchingFunction:
             reg.client.push(m.SystemRegisterAbort(sysStatRegisterID=reg_id))
             del self.registrations[reg_id]
 
-    def _session(self, device: Device) -> PhoneSession | None:
+    def _session(self, device: Device) -> ControlledPhone | None:
         return self.phones.session(device.mac)
 
     def _start(self, point: MonitorPoint) -> None:
@@ -383,7 +417,7 @@ class SwitchingFunction:
         point.state, point.mac = PointState.STARTING, session.mac
         self._spawn(self._start_in_phone(point, session))
 
-    async def _start_in_phone(self, point: MonitorPoint, session: PhoneSession) -> None:
+    async def _start_in_phone(self, point: MonitorPoint, session: ControlledPhone) -> None:
         start = m.MonitorStart(monitorObject=m.MonitorObject(deviceObject=point.device.id))
         try:
             answer = await session.request(start)
@@ -417,7 +451,7 @@ class SwitchingFunction:
         for event in self.monitors.take_orphans(session.mac, answer.monitorCrossRefID):
             self._relay(point, event)
 
-    async def _stop_in_phone(self, session: PhoneSession, phone_xref: str) -> None:
+    async def _stop_in_phone(self, session: ControlledPhone, phone_xref: str) -> None:
         answer = await self._ask(session, m.MonitorStop(monitorCrossRefID=phone_xref))
         if not isinstance(answer, m.MonitorStopResponse):
             log.info(
@@ -622,7 +656,7 @@ class SwitchingFunction:
                 return False
         return True
 
-    async def _ask(self, session: PhoneSession, msg: m.CstaMessage) -> Answer:
+    async def _ask(self, session: ControlledPhone, msg: m.CstaMessage) -> Answer:
         try:
             answer = await session.request(msg)
         except SessionError as exc:
@@ -641,7 +675,9 @@ class SwitchingFunction:
             return CSTAErrorCode.of(ErrorCategory.UNSPECIFIED)
         return answer
 
-    async def _emulate(self, session: PhoneSession, device: Device, msg: m.CstaMessage) -> Answer:
+    async def _emulate(
+        self, session: ControlledPhone, device: Device, msg: m.CstaMessage
+    ) -> Answer:
         if isinstance(msg, m.AlternateCall):
             held = await self._ask(session, m.HoldCall(callToBeHeld=msg.activeCall))
             if not isinstance(held, m.HoldCallResponse):

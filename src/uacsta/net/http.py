@@ -29,8 +29,9 @@ class _Server(uvicorn.Server):
 
 
 class HttpService:
-    def __init__(self, side: str, app: Any) -> None:
+    def __init__(self, side: str, app: Any, *, share_ports: bool = False) -> None:
         self.side = side
+        self.share_ports = share_ports  # see sip_service.bind
         self.app = app
         self.listening: list[Listening] = []
         self._servers: list[tuple[_Server, asyncio.Task[None]]] = []
@@ -48,7 +49,7 @@ class HttpService:
             def factory(_config: uvicorn.Config, _default: Any) -> ssl.SSLContext:
                 return context
 
-        sock = bind(name, host, port, send_buffer=SEND_BUFFER)
+        sock = bind(name, host, port, send_buffer=SEND_BUFFER, share=self.share_ports)
         config = uvicorn.Config(
             self.app,
             log_config=None,

@@ -28,11 +28,15 @@ class ListenerError(Exception):
     pass
 
 
-def bind(name: str, host: str, port: int, send_buffer: int | None = None) -> socket.socket:
+def bind(
+    name: str, host: str, port: int, send_buffer: int | None = None, *, share: bool = False
+) -> socket.socket:
     """A listening TCP socket, or a ListenerError an administrator can act on.
     ``send_buffer`` fixes the kernel's send buffer of every accepted
     connection (they inherit it): a peer that stops reading then holds that
-    much, not the several MiB autotuning would grow to."""
+    much, not the several MiB autotuning would grow to.  ``share``: the
+    workers of ``uacsta serve --workers`` listen on the same port
+    (SO_REUSEPORT: the kernel spreads new connections over them)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto named, not 0: asyncio sets TCP_NODELAY on an accepted connection
     # only when its socket says IPPROTO_TCP (base_events._set_nodelay), and
@@ -42,6 +46,8 @@ def bind(name: str, host: str, port: int, send_buffer: int | None = None) -> soc
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if share:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if send_buffer is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         if family == socket.AF_INET6:
@@ -93,8 +99,10 @@ class SipService:
         framer: Callable[[], Framer] = StreamFramer,
         on_frame: Callable[[SipConnection, Frame], None] | None = None,
         ports: Callable[[Interface], list[tuple[str, int | None]]] | None = None,
+        share_ports: bool = False,
     ) -> None:
         self.side = side
+        self.share_ports = share_ports
         self._on_message = on_message
         self._on_closed = on_closed
         # The same listener, limits and sweeps serve CSTA over TCP: its framer
@@ -270,7 +278,9 @@ class SipService:
                 self._framer,
             )
 
-        server = await self._loop.create_server(factory, sock=bind(name, host, port))
+        server = await self._loop.create_server(
+            factory, sock=bind(name, host, port, share=self.share_ports)
+        )
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
         self.listening.append(Listening(name, iface, transport, host, int(bound[1])))

@@ -58,6 +58,11 @@ class PhoneLine:
     def phase(self) -> Phase:
         return self.life.phase
 
+    @property
+    def reason(self) -> str:
+        """Why it is in its phase."""
+        return self.life.reason
+
 
 class PhoneObserver(Protocol):
     def phone_changed(self, line: PhoneLine) -> None: ...

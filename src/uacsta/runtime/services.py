@@ -74,6 +74,7 @@ def sip_service(
         max_connections=config.max_connections,
         max_buffered=config.max_buffered_bytes,
         message_deadline=config.message_deadline,
+        share_ports=config.share_ports,
         **stream,
     )
 
@@ -220,6 +221,7 @@ class PhoneService:
         self.config_server = HttpService(
             "phone",
             create_config_app(source, config_token(self.box), self.certificates.ca_pem),
+            share_ports=self.config.share_ports,
         )
         try:
             await self.config_server.listen(
@@ -285,7 +287,7 @@ class ClientService:
             ports=lambda iface: cast(ClientInterface, iface).csta_ports(),
         )
         app = create_app(switching, logins, settings, self.webhooks)
-        self.api = HttpService("client", app)
+        self.api = HttpService("client", app, share_ports=config.share_ports)
         self.since: datetime | None = None
 
     @staticmethod

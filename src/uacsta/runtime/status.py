@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .. import __version__
+from ..cluster.node import ClusterNode
 from ..core.switching import SwitchingFunction
 from ..csta.types import SystemStatus
 from ..phones.directory import PhoneDirectory
@@ -55,6 +56,7 @@ class StatusReport:
     switching: SwitchingFunction
     watch: LoopWatch
     meter: RateMeter = field(default_factory=RateMeter)
+    cluster: ClusterNode | None = None
 
     def sample(self, now: float) -> None:
         """Once a second: the counters behind the rates."""
@@ -79,6 +81,7 @@ class StatusReport:
             "dialogs_up": self.sessions.dialogs_up,
             "loop_lag_ms": round(self.watch.lag * 1000, 1),
             "event_loop": loop_name(),
+            "cluster": self.cluster.status() if self.cluster is not None else None,
             "webhooks": clients.webhooks.stats(),
             "client_service": {
                 "running": clients.running,
@@ -126,6 +129,8 @@ class StatusReport:
             return None
         binding = self.registrar.bindings.get(mac)
         out: dict[str, object] = {"mac": mac}
+        if self.cluster is not None:
+            out["node"] = self.cluster.node_of(mac)
         if record is not None:
             out |= {
                 "vendor": record.vendor,

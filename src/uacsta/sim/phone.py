@@ -147,6 +147,10 @@ class SimPhoneConfig:
     # The phone writes the events a request causes before the request's 200 OK
     # (INFO transactions are independent: RFC 6086 orders nothing across them).
     events_first: bool = False
+    # The registrar failover list real phones have (snom's and Yealink's second
+    # server, Poly's reg.1.server.2, Gigaset's secondary): (host, port) tried in
+    # turn after the server above when a connection fails or cannot be made.
+    backup_servers: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -179,6 +183,11 @@ class SimPhone:
     byes: int = 0  # the server ended the dialog
     granted: int | None = None  # the expiry the server granted last
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    server_index: int = 0  # which of the servers (the first, then the backups) is in use
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        return [(self.config.server_host, self.config.server_port), *self.config.backup_servers]
 
     @property
     def mac(self) -> str:
@@ -223,7 +232,8 @@ class SimPhone:
                     if (await self._connect()).status == 200:
                         break
                 except (OSError, TimeoutError, ssl.SSLError):
-                    pass
+                    # the next server of the failover list, if there is one
+                    self.server_index = (self.server_index + 1) % len(self.servers)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             refresh_at = loop.time() + self.refresh_after()
@@ -236,9 +246,10 @@ class SimPhone:
         cfg = self.config
         if self._writer is not None:
             self._writer.close()
+        host, port = self.servers[self.server_index]
         self._reader, self._writer = await asyncio.open_connection(
-            cfg.server_host,
-            cfg.server_port,
+            host,
+            port,
             ssl=cfg.tls,
             server_hostname=cfg.server_host if cfg.tls else None,
             local_addr=(cfg.local_address, 0) if cfg.local_address else None,

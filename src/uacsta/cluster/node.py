@@ -1,0 +1,649 @@
+"""One node of a cluster on NATS: it owns the phones registered with it and
+lets clients on every node use them.
+
+* **The directory** (JetStream key-value bucket ``uacsta_phones``): one entry
+  per phone, key its MAC, written by the node that owns it whenever the
+  phone's phase or identities change.  Every node watches the bucket; an entry
+  counts while its node's heartbeat does (:mod:`.view`).
+* **Heartbeats** (bucket ``uacsta_nodes``, entries expire after
+  ``dead_after``): each node writes its own every ``dead_after / 3`` seconds;
+  a node not heard of for ``dead_after`` is dead and its phones are out of
+  service everywhere until they register with a node again.
+* **Requests** to a phone of another node go by request/reply to
+  ``uacsta.node.<owner>.request``.  The owner runs them through its own
+  switching function on behalf of the asking node, as one client per peer
+  node: the owner keeps the phone's single monitor, and a peer node counts as
+  one watcher however many of its clients watch (its own monitor point counts
+  them).
+* **Events** of such a monitor go from the owner to ``uacsta.events.<peer>.<owner>``
+  in the order the phone sent them, numbered; the peer node relays them to
+  its clients as if its own phone had sent them.
+
+Without a NATS URL none of this exists and the server is one process as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as Nats
+from nats.aio.msg import Msg
+from nats.js.api import KeyValueConfig
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+
+from .. import __version__
+from ..config import Config
+from ..core.client_session import ClientClosed, ClientSession, FaceKind
+from ..core.devices import DeviceRights
+from ..core.switching import ControlledPhone, LineView, SwitchingFunction
+from ..csta import model as m
+from ..csta.codec import DecodeError, decode, encode
+from ..csta.errors import CSTAErrorCode
+from ..dialog.core import CstaAnswer
+from ..phones.lifecycle import Phase
+from ..phones.phone_session import SessionError
+from ..phones.session_manager import PhoneLine, SessionManager
+from ..vendors import profile
+from ..vendors.base import VendorProfile
+from .view import NODE_NAME, ClusterView, EntryError, PhoneEntry, RemoteLine
+
+log = logging.getLogger("uacsta.cluster")
+
+PHONES_BUCKET = "uacsta_phones"
+NODES_BUCKET = "uacsta_nodes"
+NODE_HEADER = "Uacsta-Node"
+SEQ_HEADER = "Uacsta-Seq"
+# A peer node's client on the owner may hold many events: all its clients' monitors.
+PEER_QUEUE = 200_000
+WRITE_BATCH = 256  # directory writes in flight at once
+
+
+def request_subject(node: str) -> str:
+    return f"uacsta.node.{node}.request"
+
+
+def events_subject(peer: str, owner: str) -> str:
+    return f"uacsta.events.{peer}.{owner}"
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    url: str  # one or more NATS URLs, comma-separated
+    node: str
+    dead_after: float = 6.0
+    credentials: str = ""  # a NATS .creds file
+    tls: ssl.SSLContext | None = None
+    request_timeout: float = 10.0
+
+
+class RemotePhone:
+    """A phone of another node, controlled through that node."""
+
+    def __init__(self, node: ClusterNode, mac: str, owner: str, vendor: VendorProfile) -> None:
+        self.node, self._mac, self.owner, self._profile = node, mac, owner, vendor
+
+    @property
+    def mac(self) -> str:
+        return self._mac
+
+    @property
+    def profile(self) -> VendorProfile:
+        return self._profile
+
+    async def request(self, msg: m.CstaMessage) -> CstaAnswer:
+        return await self.node.ask_owner(self, msg)
+
+
+class ClusterNode:
+    """The node's side of the cluster, and the switching function's gateway to
+    every phone: its own phones (the session manager) first, the others' by
+    the directory.  It observes its own phones to publish them."""
+
+    def __init__(
+        self,
+        settings: ClusterSettings,
+        sessions: SessionManager,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not NODE_NAME.fullmatch(settings.node):
+            raise ValueError(f"node name {settings.node!r}: letters, digits, '-' and '_' only")
+        self.settings = settings
+        self.me = settings.node
+        self.sessions = sessions
+        self.clock = clock
+        self.view = ClusterView(self.me, settings.dead_after)
+        self.switching: SwitchingFunction | None = None
+        self.nc: Nats | None = None
+        self._phones: KeyValue | None = None
+        self._nodes: KeyValue | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._remote: dict[tuple[str, str], RemotePhone] = {}
+        self._peers: dict[str, ClientSession] = {}  # peer node -> its client here
+        self._xrefs: dict[tuple[str, str], str] = {}  # (owner, its xref) -> phone
+        self._seq: dict[str, int] = {}  # owner -> last event number received
+        self._dirty: dict[str, PhoneEntry | None] = {}
+        self._wake = asyncio.Event()
+        self.started = time.time()
+        self.events_lost = 0
+        self.connected = False
+        self._closing = False
+
+    def attach(self, switching: SwitchingFunction) -> None:
+        """Wired by the composition root once the switching function exists
+        (it observes the phones before this node does, see ``phone_changed``)."""
+        self.switching = switching
+        self.sessions.observers.append(self)
+
+    # -- the gateway (core.switching.PhoneGateway) ------------------------------------
+
+    def line(self, mac: str) -> LineView | None:
+        local = self.sessions.line(mac)
+        if local is not None and local.phase is not Phase.OFFLINE:
+            return local
+        return self.view.line(mac) or local
+
+    def session(self, mac: str) -> ControlledPhone | None:
+        local = self.sessions.session(mac)
+        if local is not None:
+            return local
+        line = self.view.line(mac)
+        entry = self.view.entry(mac)
+        if line is None or entry is None or line.phase is not Phase.UP or not self.connected:
+            return None
+        remote = self._remote.get((mac, line.node))
+        if remote is None:
+            vendor = profile(entry.vendor)
+            remote = self._remote[(mac, line.node)] = RemotePhone(self, mac, line.node, vendor)
+        return remote
+
+    def controllable(self, mac: str) -> bool:
+        return self.session(mac) is not None
+
+    def describe(self, mac: str) -> str:
+        entry = self.view.entry(mac)
+        local = self.sessions.line(mac)
+        if entry is not None and (local is None or local.phase is Phase.OFFLINE):
+            return entry.model
+        return self.sessions.describe(mac)
+
+    def set_conflict(self, mac: str, text: str) -> None:
+        self.sessions.set_conflict(mac, text)
+
+    def node_of(self, mac: str) -> str:
+        """The node a phone is on, as this node knows it ('' when offline everywhere)."""
+        local = self.sessions.line(mac)
+        if local is not None and local.phase is not Phase.OFFLINE:
+            return self.me
+        line = self.view.line(mac)
+        return line.node if line is not None and line.phase is not Phase.OFFLINE else ""
+
+    # -- our own phones (phones.session_manager.PhoneObserver) ---------------------------
+
+    def phone_changed(self, line: PhoneLine) -> None:
+        mac = line.mac
+        current = self.view.entries.get(mac)
+        if line.phase is Phase.OFFLINE and current is not None and current.node != self.me:
+            # It has registered with another node since: that node's entry stands,
+            # and its clients here get the phone back through it.
+            self._show([*self.view.delete(mac), *self.view.put(current)])
+            return
+        phone = self.sessions.directory.get(mac)
+        self._dirty[mac] = PhoneEntry(
+            mac,
+            self.me,
+            line.phase,
+            tuple(i.value for i in line.identities),
+            phone.vendor if phone is not None else "unknown",
+            self.sessions.describe(mac),
+            line.reason,
+            self.started,
+        )
+        self._wake.set()
+
+    def phone_removed(self, mac: str) -> None:
+        self._dirty[mac] = None
+        self._wake.set()
+
+    def phone_event(self, mac: str, event: m.CstaMessage) -> None:
+        pass  # the switching function hears them itself
+
+    def monitor_stopped(self, mac: str, monitor_xref: str) -> None:
+        pass
+
+    # -- starting and stopping -------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self.nc = await nats.connect(
+            servers=[u.strip() for u in s.url.split(",") if u.strip()],
+            name=f"uacsta {self.me}",
+            user_credentials=s.credentials or None,
+            tls=s.tls,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            drain_timeout=5,
+            allow_reconnect=True,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+            error_cb=self._error,
+        )
+        self.connected = True
+        js = self.nc.jetstream()
+        self._phones = await self._bucket(js, KeyValueConfig(bucket=PHONES_BUCKET, history=1))
+        self._nodes = await self._bucket(
+            js,
+            KeyValueConfig(
+                bucket=NODES_BUCKET,
+                history=1,
+                ttl=s.dead_after,
+                # nats-server 2.11 and later tell watchers when an entry expires
+                limit_marker_ttl=max(1.0, s.dead_after),
+            ),
+        )
+        await self.nc.subscribe(request_subject(self.me), cb=self._on_request)
+        await self.nc.subscribe(events_subject(self.me, "*"), cb=self._on_event)
+        await self._heartbeat()
+        self._spawn(self._watch(NODES_BUCKET, self._nodes, self._node_entry), "cluster-nodes")
+        self._spawn(self._watch(PHONES_BUCKET, self._phones, self._phone_entry), "cluster-phones")
+        self._spawn(self._write_loop(), "cluster-writer")
+        self._spawn(self._beat_loop(), "cluster-heartbeat")
+        log.info("cluster node %s joined NATS at %s", self.me, self.nc.connected_url)
+
+    async def _bucket(self, js: Any, config: KeyValueConfig) -> KeyValue:
+        try:
+            kv: KeyValue = await js.key_value(config.bucket)
+        except nats.js.errors.BucketNotFoundError:
+            try:
+                kv = await js.create_key_value(config)
+            except nats.js.errors.BadRequestError:
+                kv = await js.key_value(config.bucket)  # another node was quicker
+        return kv
+
+    async def stop(self) -> None:
+        """Leave cleanly: the heartbeat entry goes (the others see this node's
+        phones leave at once), then the connection."""
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.nc is not None and self.nc.is_connected:
+            # No entry is rewritten (the phones' offline entries would be thousands
+            # of writes at a stop): the heartbeat goes, so the others take this
+            # node's phones out of service at once, and the entries are set right
+            # when this node starts again.
+            with contextlib.suppress(Exception):
+                if self._nodes is not None:
+                    await self._nodes.delete(self.me)
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+        self.connected = False
+
+    async def _disconnected(self) -> None:
+        self.connected = False
+        if self._closing:
+            return
+        log.warning("cluster node %s lost its NATS connection; reconnecting", self.me)
+
+    async def _reconnected(self) -> None:
+        self.connected = True
+        log.info("cluster node %s reconnected to NATS", self.me)
+        # what changed while away (and what the bucket may have lost): our phones again
+        for line in list(self.sessions.lines.values()):
+            if line.phase is not Phase.OFFLINE:
+                self.phone_changed(line)
+
+    async def _error(self, exc: Exception) -> None:
+        log.warning("cluster NATS connection: %s", exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the directory ----------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush_dirty()
+            except Exception as exc:  # NATS away: written again after reconnecting
+                log.warning("cluster directory not written: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _flush_dirty(self) -> None:
+        """The changed entries, many at a time: each write waits for JetStream's
+        acknowledgement, and 10,000 phones registering at once are 10,000 writes."""
+        kv = self._phones
+        if kv is None:
+            return
+        while self._dirty:
+            batch = list(itertools.islice(self._dirty.items(), WRITE_BATCH))
+            for mac, _entry in batch:
+                del self._dirty[mac]
+            await asyncio.gather(*(self._write(kv, mac, entry) for mac, entry in batch))
+
+    async def _write(self, kv: KeyValue, mac: str, entry: PhoneEntry | None) -> None:
+        try:
+            if entry is not None:
+                await kv.put(mac, entry.to_json())
+                return
+            current = self.view.entries.get(mac)
+            if current is not None and current.node == self.me:
+                await kv.delete(mac)
+        except Exception:
+            self._dirty.setdefault(mac, entry)  # written again on the next round
+            raise
+
+    async def _watch(
+        self, name: str, kv: KeyValue, apply: Callable[[str, bytes | None], None]
+    ) -> None:
+        while True:
+            try:
+                watcher = await kv.watchall()
+                async for entry in watcher:
+                    if entry is None:
+                        continue  # the end of what was there before
+                    gone = entry.operation in (KV_DEL, KV_PURGE)
+                    try:
+                        apply(entry.key, None if gone else (entry.value or b""))
+                    except Exception:
+                        log.exception("cluster entry %s not applied", entry.key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cluster watch on %s: %s; watching again", name, exc)
+                await asyncio.sleep(1.0)
+
+    def _phone_entry(self, mac: str, value: bytes | None) -> None:
+        if value is None:
+            lines = self.view.delete(mac)
+            self._show(lines)
+            if self.switching is not None and lines and self.sessions.line(mac) is None:
+                self.switching.phone_removed(mac)
+            return
+        try:
+            entry = PhoneEntry.from_json(mac, value)
+        except EntryError as exc:
+            log.warning("cluster directory: %s", exc)
+            return
+        if entry.node == self.me and entry.phase is not Phase.OFFLINE:
+            local = self.sessions.line(mac)
+            if local is None or local.phase is Phase.OFFLINE:
+                # Ours from before a restart: offline until it registers again (its
+                # devices keep their place on every node, as on a single server).
+                why = "its node restarted"
+                offline = replace(entry, phase=Phase.OFFLINE, reason=why, epoch=self.started)
+                self._dirty.setdefault(mac, offline)
+                self._wake.set()
+        self._show(self.view.put(entry))
+
+    def _node_entry(self, node: str, value: bytes | None) -> None:
+        if node == self.me:
+            return
+        if value is None:
+            self._show(self.view.node_left(node))
+            self._peer_gone(node)
+            return
+        try:
+            info = json.loads(value)
+            if not isinstance(info, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            log.warning("cluster node entry %s unreadable: %s", node, exc)
+            return
+        was = self.view.alive(node)
+        self._show(self.view.heartbeat(node, info, self.clock()))
+        if not was:
+            log.info("cluster node %s is up", node)
+
+    def _show(self, lines: list[RemoteLine]) -> None:
+        """Tell the switching function of other nodes' phones; a phone of our
+        own (a dialog up, or coming up, here) is ours whatever others say."""
+        if self.switching is None:
+            return
+        for line in lines:
+            local = self.sessions.line(line.mac)
+            if local is not None and local.phase is not Phase.OFFLINE:
+                continue
+            if line.phase is Phase.OFFLINE:
+                self._remote.pop((line.mac, line.node), None)
+                for key in [k for k, mac in self._xrefs.items() if mac == line.mac]:
+                    del self._xrefs[key]
+            self.switching.phone_changed(line)
+
+    # -- heartbeats ---------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        if self._nodes is None:
+            return
+        info = {
+            "version": __version__,
+            "started": self.started,
+            "phones": self.sessions.dialogs_up,
+            "clients": self._own_clients(),
+        }
+        await self._nodes.put(self.me, json.dumps(info).encode())
+
+    def _own_clients(self) -> int:
+        """Clients logged in here (not the other nodes' stand-ins)."""
+        if self.switching is None:
+            return 0
+        return sum(1 for c in self.switching.clients.values() if c.face is not FaceKind.CLUSTER)
+
+    async def _beat_loop(self) -> None:
+        period = self.settings.dead_after / 3
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self._heartbeat()
+            except Exception as exc:
+                log.warning("cluster heartbeat not written: %s", exc)
+            lines = self.view.expire(self.clock())
+            for node in {line.node for line in lines}:
+                if not self.view.alive(node):
+                    log.warning(
+                        "cluster node %s not heard of for %g s: its phones are out of service",
+                        node,
+                        self.settings.dead_after,
+                    )
+                    self._peer_gone(node)
+            self._show(lines)
+
+    # -- the owner's side: requests and events for peer nodes ---------------------------------
+
+    def _peer(self, node: str) -> ClientSession:
+        client = self._peers.get(node)
+        if client is not None and client.closed_because is None:
+            return client
+        assert self.switching is not None
+        client = self.switching.attach(
+            f"node {node}",
+            FaceKind.CLUSTER,
+            DeviceRights(),  # its clients' rights are checked by their own node
+            peer=f"cluster node {node}",
+            max_queue=PEER_QUEUE,
+            encode=lambda event: encode(event),
+        )
+        self._peers[node] = client
+        self._spawn(self._forward(node, client), f"cluster-events-{node}")
+        return client
+
+    def _peer_gone(self, node: str) -> None:
+        client = self._peers.pop(node, None)
+        if client is not None and self.switching is not None:
+            self.switching.logout(client, f"cluster node {node} is gone")
+
+    async def _forward(self, node: str, client: ClientSession) -> None:
+        subject = events_subject(node, self.me)
+        try:
+            async for item in client.events():
+                if self.nc is None:
+                    return
+                payload = item.payload if isinstance(item.payload, bytes) else item.payload.encode()
+                try:
+                    await self.nc.publish(subject, payload, headers={SEQ_HEADER: str(item.seq)})
+                except nats.errors.Error as exc:
+                    # lost; the peer sees the gap in the numbers and counts it
+                    log.warning("event %d for node %s not sent: %s", item.seq, node, exc)
+        except ClientClosed as exc:
+            log.info("events for cluster node %s end: %s", node, exc)
+
+    async def _on_request(self, msg: Msg) -> None:
+        # Each request in a task of its own: one slow phone must not hold up the rest.
+        self._spawn(self._answer(msg), "cluster-request")
+
+    async def _answer(self, msg: Msg) -> None:
+        peer = (msg.headers or {}).get(NODE_HEADER, "")
+        answer: CstaAnswer | CSTAErrorCode
+        client: ClientSession | None = None
+        if not NODE_NAME.fullmatch(peer) or peer == self.me or self.switching is None:
+            answer = CSTAErrorCode.operation("invalidParameterValue")
+        else:
+            request = decode(msg.data)
+            if isinstance(request, DecodeError | CSTAErrorCode):
+                answer = CSTAErrorCode.operation("invalidParameterValue")
+            else:
+                client = self._peer(peer)
+                answer = self._known_monitor(client, request) or await self.switching.request(
+                    client, request
+                )
+        try:
+            if not isinstance(answer, DecodeError):
+                await msg.respond(encode(answer))
+        finally:
+            if client is not None:
+                client.release()
+
+    def _known_monitor(self, client: ClientSession, request: m.CstaMessage) -> CstaAnswer | None:
+        """A peer node asking again for a monitor it has (after its phone went
+        away and came back) gets the one it has: one watcher per node."""
+        if not isinstance(request, m.MonitorStart) or self.switching is None:
+            return None
+        target = request.monitorObject.deviceObject
+        device = self.switching.devices.find(target.value) if target is not None else None
+        if device is None:
+            return None
+        for sub in self.switching.monitors.of_client(client):
+            if sub.point.device is device:
+                return m.MonitorStartResponse(monitorCrossRefID=sub.xref)
+        return None
+
+    # -- the peer's side: asking owners, hearing their events ----------------------------------
+
+    async def ask_owner(self, phone: RemotePhone, msg: m.CstaMessage) -> CstaAnswer:
+        if self.nc is None or not self.connected:
+            raise SessionError("no connection to the cluster")
+        try:
+            reply = await self.nc.request(
+                request_subject(phone.owner),
+                encode(msg),
+                timeout=self.settings.request_timeout,
+                headers={NODE_HEADER: self.me},
+            )
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            why = type(exc).__name__
+            raise SessionError(f"node {phone.owner} did not answer ({why})") from None
+        except nats.errors.Error as exc:
+            raise SessionError(f"cluster: {exc}") from None
+        answer = decode(reply.data)
+        if isinstance(msg, m.MonitorStart) and isinstance(answer, m.MonitorStartResponse):
+            self._xrefs[(phone.owner, answer.monitorCrossRefID)] = phone.mac
+        elif isinstance(msg, m.MonitorStop):
+            self._xrefs.pop((phone.owner, msg.monitorCrossRefID), None)
+        return answer
+
+    async def _on_event(self, msg: Msg) -> None:
+        owner = msg.subject.rsplit(".", 1)[-1]
+        seq_text = (msg.headers or {}).get(SEQ_HEADER, "")
+        if seq_text.isdigit():
+            seq, last = int(seq_text), self._seq.get(owner)
+            if last is not None and seq > last + 1:
+                self.events_lost += seq - last - 1
+                log.warning("events %d..%d from node %s lost", last + 1, seq - 1, owner)
+            # (a lower number: the owner started a new stream for us, after a restart)
+            self._seq[owner] = seq
+        event = decode(msg.data)
+        if not isinstance(event, m.CstaMessage) or self.switching is None:
+            log.warning("unreadable event from node %s", owner)
+            return
+        xref = getattr(event, "monitorCrossRefID", None)
+        mac = self._xrefs.get((owner, xref)) if isinstance(xref, str) else None
+        if mac is None or xref is None:
+            return  # a monitor this node no longer has
+        if isinstance(event, m.MonitorStop):
+            del self._xrefs[(owner, xref)]
+            self.switching.monitor_stopped(mac, xref)
+        elif isinstance(event, m.OutOfServiceEvent | m.BackInServiceEvent):
+            pass  # this node tells its clients itself, from the directory
+        else:
+            self.switching.phone_event(mac, event)
+
+    # -- status ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        now = self.clock()
+        nodes: list[dict[str, object]] = [
+            {
+                "name": self.me,
+                "alive": self.connected,
+                "this": True,
+                "phones": self.sessions.dialogs_up,
+                "clients": self._own_clients(),
+                "heard_ago": 0.0,
+            }
+        ]
+        for state in sorted(self.view.nodes.values(), key=lambda s: s.name):
+            nodes.append(
+                {
+                    "name": state.name,
+                    "alive": state.alive,
+                    "this": False,
+                    "phones": self.view.phones_of(state.name),
+                    "clients": state.info.get("clients", 0),
+                    "heard_ago": round(now - state.seen, 1),
+                    "version": state.info.get("version", ""),
+                }
+            )
+        return {
+            "node": self.me,
+            "connected": self.connected,
+            "nodes": nodes,
+            "remote_phones": sum(self.view.phones_of(n) for n in self.view.nodes),
+            "events_lost": self.events_lost,
+        }
+
+
+def cluster_node(
+    config: Config, sessions: SessionManager, clock: Callable[[], float]
+) -> ClusterNode | None:
+    """The node, when the configuration names a NATS server; else None."""
+    if not config.cluster_url:
+        return None
+    tls: ssl.SSLContext | None = None
+    if config.cluster_tls_ca or "tls://" in config.cluster_url:
+        tls = ssl.create_default_context(cafile=config.cluster_tls_ca or None)
+    settings = ClusterSettings(
+        url=config.cluster_url,
+        node=config.node_name,
+        dead_after=config.cluster_dead_after,
+        credentials=config.cluster_credentials,
+        tls=tls,
+    )
+    return ClusterNode(settings, sessions, clock)
