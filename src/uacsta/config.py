@@ -93,6 +93,9 @@ class Config(BaseSettings):
     # Listen on the phone and client ports beside other processes (SO_REUSEPORT):
     # set by `uacsta serve --workers` for its workers, not by hand.
     share_ports: bool = False
+    # The log file's name in the log folder: `serve --workers` gives each worker
+    # after the first one of its own (uacsta-<node>.log).
+    log_file_name: str = Field("uacsta.log", pattern=r"^[A-Za-z0-9_.-]{1,100}\.log$")
 
     @field_validator("admin_listen", "metrics_listen")
     @classmethod

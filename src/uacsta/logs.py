@@ -72,8 +72,14 @@ class ConsoleFormatter(logging.Formatter):
 class LogManager:
     """Owns the handlers; :meth:`apply` takes new diagnostics settings at run time."""
 
-    def __init__(self, default_folder: Path, console_level: str = "INFO") -> None:
+    def __init__(
+        self, default_folder: Path, console_level: str = "INFO", name: str = LOG_NAME
+    ) -> None:
         self.default_folder = default_folder
+        # The file's name in the folder: uacsta.log, or a worker's own (workers
+        # of `serve --workers` other than the first: one writer per file, or
+        # two processes would rotate the same file under each other).
+        self.name = name
         self.filter = TagFilter()
         self._queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
         self.queue_handler = logging.handlers.QueueHandler(self._queue)
@@ -84,6 +90,11 @@ class LogManager:
         self.file: logging.handlers.RotatingFileHandler | None = None
         self.listener: logging.handlers.QueueListener | None = None
         self.folder = default_folder
+
+    @property
+    def path(self) -> Path:
+        """The file being written."""
+        return self.folder / self.name
 
     @property
     def pending(self) -> int:
@@ -102,7 +113,7 @@ class LogManager:
             self.file.close()
         self.folder = folder
         self.file = logging.handlers.RotatingFileHandler(
-            folder / LOG_NAME,
+            folder / self.name,
             maxBytes=diag.max_file_size_mb * 1024 * 1024,
             backupCount=20,
             encoding="utf-8",
@@ -129,7 +140,7 @@ class LogManager:
     def delete_files(self) -> int:
         """Delete the rotated log files and empty the current one (daily deletion)."""
         count = 0
-        for path in self.folder.glob(LOG_NAME + ".*"):
+        for path in self.folder.glob(self.name + ".*"):
             path.unlink(missing_ok=True)
             count += 1
         if self.file:

@@ -49,7 +49,8 @@ class UacstaServer:
         self.notes = StartupNotes(config.data_dir)
         self.db = db = Database(config.db_url)
         self.box = box = SecretBox(config.data_dir / "secret.key")
-        self.logs = LogManager(config.data_dir / "logs", config.console_log_level)
+        logs = config.data_dir / "logs"
+        self.logs = LogManager(logs, config.console_log_level, config.log_file_name)
         self.live = live = LiveSettings(db, box, self.logs)
         self.certificates = tls.Certificates(config.data_dir / "certs", config.host_name)
         self.directory = PhoneDirectory(db)
@@ -141,6 +142,7 @@ class UacstaServer:
                 phone=lambda mac: self.status_report.phone(mac, clock()),
                 started_at=self.started_at,
                 observe=self.observe,
+                node_of=self.cluster.node_of if self.cluster is not None else None,
             )
         )
         self.admin_web = AdminWeb(
@@ -234,7 +236,6 @@ class UacstaServer:
         self.changes.changed()
 
     # Shorthands for the CLI and the tests.
-
     async def start_phone_service(self) -> None:
         await self.phone_service.start()
 
@@ -246,4 +247,4 @@ class UacstaServer:
 
     @property
     def log_file(self) -> Path:
-        return self.logs.folder / "uacsta.log"
+        return self.logs.path

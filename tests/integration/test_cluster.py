@@ -79,6 +79,9 @@ async def process_node(tmp_path: Path, name: str, url: str) -> UacstaProcess:
         "UACSTA_CONSOLE_LOG_LEVEL": "WARNING",
     }
     await asyncio.to_thread(node.configure, PHONE_PASSWORD)
+    # every port its own: nothing else on the machine decides whether it starts
+    await asyncio.to_thread(node.configure_clients, CLIENT_LOGIN, CLIENT_PASSWORD)
+    await asyncio.to_thread(node.configure_cli, "settings", "set", "provisioning.http_port", "0")
     await asyncio.to_thread(node.start)
     return node
 
@@ -169,6 +172,10 @@ async def test_a_phone_on_one_node_is_controlled_from_another(nodes: list[Uacsta
         assert b.cluster is not None and a.cluster is not None
         await eventually(lambda: b.cluster is not None and b.cluster.controllable(SNOM[1]))
         assert b.cluster.node_of(SNOM[1]) == "a" and a.cluster.node_of(SNOM[1]) == "a"
+        # the telephone list says where each phone is (each node has its own store here)
+        rows = {r["mac"]: r for r in a.admin.phone_page()["phones"]}
+        assert rows[SNOM[1]]["node"] == "a" and a.admin.phone_page()["clustered"]
+        assert {r["mac"]: r["node"] for r in b.admin.phone_page()["phones"]} == {YEALINK[1]: "b"}
         on_b = await client_at(b)
         on_a = await client_at(a)
         try:

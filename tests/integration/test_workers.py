@@ -78,6 +78,7 @@ async def test_two_workers_share_the_ports_and_stand_in_for_each_other(tmp_path:
     node.env["UACSTA_CONSOLE_LOG_LEVEL"] = "WARNING"
     await asyncio.to_thread(node.configure, PHONE_PASSWORD)
     await asyncio.to_thread(node.configure_clients, CLIENT_LOGIN, CLIENT_PASSWORD)
+    await asyncio.to_thread(node.configure_cli, "settings", "set", "provisioning.http_port", "0")
     await asyncio.to_thread(node.start, "--workers", "2")
     assert node.proc is not None
     switch = SimSwitch()
@@ -184,3 +185,6 @@ async def test_two_workers_share_the_ports_and_stand_in_for_each_other(tmp_path:
         await asyncio.to_thread(node.stop)
     out = node.output()
     assert f"worker {number} ended (exit code -9); starting it again" in out, out[-3000:]
+    # one writer per log file: worker 1's is the admin UI's uacsta.log
+    logs = node.data_dir / "logs"
+    assert (logs / "uacsta.log").stat().st_size and (logs / "uacsta-w-2.log").stat().st_size

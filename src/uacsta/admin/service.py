@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from ..csta.codec import CSTA_TYPE, DecodeError, decode
 from ..csta.errors import CSTAErrorCode
 from ..csta.jsonform import to_json
-from ..logs import LOG_NAME, LogManager, check_writable
+from ..logs import LogManager, check_writable
 from ..net import tls
 from ..net.sip_service import ListenerError, Listening, bind
 from ..phones.changes import TelephoneListChanges
@@ -207,6 +207,8 @@ class AdminParts:
     phone: Callable[[str], dict[str, Any] | None] = lambda _mac: None
     started_at: datetime | None = None
     observe: Observe | None = None
+    # in a cluster: the node a phone is on ('' when offline everywhere)
+    node_of: Callable[[str], str] | None = None
 
 
 class AdminService:
@@ -484,8 +486,13 @@ class AdminService:
         page = max(1, min(page, pages))
         first = (page - 1) * size
         rows = [_row(p) for p in phones[first : first + size]]
+        node_of = self.parts.node_of
+        if node_of is not None:
+            for row in rows:
+                row["node"] = node_of(row["mac"])
         return {
             "phones": rows,
+            "clustered": node_of is not None,
             "total": len(phones),
             "first": first + 1 if phones else 0,
             "last": min(first + size, len(phones)),
@@ -664,11 +671,13 @@ class AdminService:
 
     def log_files(self) -> list[dict[str, Any]]:
         folder = self.parts.logs.folder
-        files = sorted(folder.glob(LOG_NAME + "*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        files = sorted(
+            folder.glob(self.parts.logs.name + "*"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
         return [{"name": p.name, "size": p.stat().st_size} for p in files]
 
     def log_path(self, name: str) -> Path:
-        if "/" in name or not name.startswith(LOG_NAME):
+        if "/" in name or not name.startswith(self.parts.logs.name):
             raise AdminError(f"no log file {name!r}", 404)
         path = self.parts.logs.folder / name
         if not path.is_file():
@@ -679,7 +688,7 @@ class AdminService:
         """The current log's records since the server started (newest last)."""
         started = self.parts.started_at
         since = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if started else ""
-        records = _read_records(self.parts.logs.folder / LOG_NAME)
+        records = _read_records(self.parts.logs.path)
         return _collapsed([r for r in records if r.get("ts", "") >= since])[-limit:]
 
     # -- health, metrics, dashboard, trace ---------------------------------------------
@@ -736,12 +745,12 @@ class AdminService:
         """New log records as they are written from now on (the position is
         taken at the call, not at the first read), only those of these MACs
         (all when empty)."""
-        path = self.parts.logs.folder / LOG_NAME
+        path = self.parts.logs.path
         position = path.stat().st_size if path.exists() else 0
         return self._follow(position, macs)
 
     async def _follow(self, position: int, macs: frozenset[str]) -> AsyncIterator[dict[str, Any]]:
-        path = self.parts.logs.folder / LOG_NAME
+        path = self.parts.logs.path
         while True:
             await asyncio.sleep(0.3)
             if not path.exists():

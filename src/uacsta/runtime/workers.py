@@ -206,8 +206,12 @@ class Supervisor:
             "UACSTA_SHARE_PORTS": "true",
         }
         if number > 1:
-            # one admin web UI and one metrics listener: worker 1's
-            env |= {"UACSTA_ADMIN_LISTEN": "", "UACSTA_METRICS_LISTEN": ""}
+            # one admin web UI and one metrics listener: worker 1's; a log file each
+            env |= {
+                "UACSTA_ADMIN_LISTEN": "",
+                "UACSTA_METRICS_LISTEN": "",
+                "UACSTA_LOG_FILE_NAME": f"uacsta-{self.config.node_name}-{number}.log",
+            }
         return env
 
     def _argv(self) -> list[str]:
