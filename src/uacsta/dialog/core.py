@@ -221,6 +221,47 @@ class UacstaDialog:
     """One uaCSTA dialog.  Build it with :meth:`towards_phone` or
     :meth:`towards_client`."""
 
+    # One per phone and per SIP client: without slots each carried a dictionary
+    # of its 36 attributes, about 4.7 KB a phone (tracemalloc, 2,000 phones).
+    __slots__ = (
+        "_auth_header",
+        "_challenge",
+        "_cseq",
+        "_events",
+        "_from_tag",
+        "_held",
+        "_keepalive_at",
+        "_nc",
+        "_out",
+        "_pending",
+        "_refs",
+        "_register_tried",
+        "_relearn",
+        "_segments",
+        "_status",
+        "call_id",
+        "dialog",
+        "edition",
+        "ended_because",
+        "identities",
+        "jitter",
+        "local",
+        "monitors",
+        "password",
+        "remote_aor",
+        "remote_contact",
+        "role",
+        "state",
+        "sys_stat_register_id",
+        "system_register",
+        "system_status",
+        "tag",
+        "timers",
+        "transport",
+        "unanswered",
+        "username",
+    )
+
     def __init__(
         self,
         role: Role,
