@@ -148,11 +148,14 @@ class ClusterNode:
 
     # -- the gateway (core.switching.PhoneGateway) ------------------------------------
 
-    def line(self, mac: str) -> LineView | None:
+    def _local(self, mac: str) -> PhoneLine | None:
+        """The phone's line here while it is registered here: then it is ours,
+        whatever the directory says of it."""
         local = self.sessions.line(mac)
-        if local is not None and local.phase is not Phase.OFFLINE:
-            return local
-        return self.view.line(mac) or local
+        return local if local is not None and local.phase is not Phase.OFFLINE else None
+
+    def line(self, mac: str) -> LineView | None:
+        return self._local(mac) or self.view.line(mac) or self.sessions.line(mac)
 
     def session(self, mac: str) -> ControlledPhone | None:
         local = self.sessions.session(mac)
@@ -173,8 +176,7 @@ class ClusterNode:
 
     def describe(self, mac: str) -> str:
         entry = self.view.entry(mac)
-        local = self.sessions.line(mac)
-        if entry is not None and (local is None or local.phase is Phase.OFFLINE):
+        if entry is not None and self._local(mac) is None:
             return entry.model
         return self.sessions.describe(mac)
 
@@ -183,8 +185,7 @@ class ClusterNode:
 
     def node_of(self, mac: str) -> str:
         """The node a phone is on, as this node knows it ('' when offline everywhere)."""
-        local = self.sessions.line(mac)
-        if local is not None and local.phase is not Phase.OFFLINE:
+        if self._local(mac) is not None:
             return self.me
         line = self.view.line(mac)
         return line.node if line is not None and line.phase is not Phase.OFFLINE else ""
@@ -196,8 +197,10 @@ class ClusterNode:
         current = self.view.entries.get(mac)
         if line.phase is Phase.OFFLINE and current is not None and current.node != self.me:
             # It has registered with another node since: that node's entry stands,
-            # and its clients here get the phone back through it.
-            self._show([*self.view.delete(mac), *self.view.put(current)])
+            # and this node's clients get the phone back through it.
+            shown = self.view.line(mac)
+            if shown is not None:
+                self._show([shown])
             return
         phone = self.sessions.directory.get(mac)
         self._dirty[mac] = PhoneEntry(
@@ -388,15 +391,14 @@ class ClusterNode:
         except EntryError as exc:
             log.warning("cluster directory: %s", exc)
             return
-        if entry.node == self.me and entry.phase is not Phase.OFFLINE:
-            local = self.sessions.line(mac)
-            if local is None or local.phase is Phase.OFFLINE:
-                # Ours from before a restart: offline until it registers again (its
-                # devices keep their place on every node, as on a single server).
-                why = "its node restarted"
-                offline = replace(entry, phase=Phase.OFFLINE, reason=why, epoch=self.started)
-                self._dirty.setdefault(mac, offline)
-                self._wake.set()
+        mine = entry.node == self.me
+        if mine and entry.phase is not Phase.OFFLINE and self._local(mac) is None:
+            # Ours from before a restart: offline until it registers again (its
+            # devices keep their place on every node, as on a single server).
+            why = "its node restarted"
+            offline = replace(entry, phase=Phase.OFFLINE, reason=why, epoch=self.started)
+            self._dirty.setdefault(mac, offline)
+            self._wake.set()
         self._show(self.view.put(entry))
 
     def _node_entry(self, node: str, value: bytes | None) -> None:
@@ -424,8 +426,7 @@ class ClusterNode:
         if self.switching is None:
             return
         for line in lines:
-            local = self.sessions.line(line.mac)
-            if local is not None and local.phase is not Phase.OFFLINE:
+            if self._local(line.mac) is not None:
                 continue
             if line.phase is Phase.OFFLINE:
                 self._remote.pop((line.mac, line.node), None)
