@@ -13,6 +13,9 @@
   with SIGKILL: the time until every phone of node 3 is controllable again
   (its monitor back in service at the client), and the DND events of the
   other nodes' phones sent meanwhile that did not arrive, or arrived twice.
+  A second client, on node 3, watches the other nodes' phones: its session
+  resumes on node 1 (the client library's ``other_urls``); the time until it
+  has every DND event, and those it lost or got twice.
 
 Each part runs ``--runs`` times (3 by default) and prints min/median/max.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import shutil
 import statistics
 import sys
@@ -139,8 +143,12 @@ def scale(args: argparse.Namespace) -> None:
 # -- failover --------------------------------------------------------------------------------
 
 
-async def failover_once(args: argparse.Namespace, work: Path) -> tuple[float, int, int]:
-    """(seconds until node 3's phones are all back, DND events lost, twice)."""
+Figures = tuple[float, int, int, float, int, int]
+
+
+async def failover_once(args: argparse.Namespace, work: Path) -> Figures:
+    """(seconds until node 3's phones are all back, DND events lost, twice;
+    the same for the client whose session resumed on another node)."""
     nats = LocalNats(work / "nats")  # as serve --workers starts it
     await nats.start()
     nodes: list[UacstaServer] = []
@@ -186,6 +194,9 @@ async def failover_once(args: argparse.Namespace, work: Path) -> tuple[float, in
         await asyncio.gather(*(start(p) for p in phones))
         await wait_until(lambda: all(p.dialog is not None for p in phones), 300)
         url = f"ws://127.0.0.1:{nodes[0].http}/api/v1/ws"
+        node_urls = [f"ws://127.0.0.1:{n.http}/api/v1/ws" for n in nodes[:2]]
+        mover = Client(f"ws://127.0.0.1:{nodes[2].http}/api/v1/ws", *CLIENT, other_urls=node_urls)
+        await mover.connect()
         async with Client(url, *CLIENT) as client:
             xrefs: dict[str, int] = {}
             for i in range(args.phones):
@@ -207,6 +218,19 @@ async def failover_once(args: argparse.Namespace, work: Path) -> tuple[float, in
             await wait_until(lambda: all("BackInServiceEvent" in s for s in seen.values()), 120)
             lost_nodes = [i for i in range(args.phones) if i % 3 == 2]
             stayed = [i for i in range(args.phones) if i % 3 != 2]
+            moved: dict[str, int] = {}
+            for i in stayed:
+                moved[await mover.monitor(str(5000 + i))] = i
+            at_mover: dict[int, list[str]] = {i: [] for i in stayed}
+
+            async def read_mover() -> None:
+                async for event in mover.events():
+                    xref = event.csta.get("monitorCrossRefID")
+                    if xref in moved:
+                        at_mover[moved[xref]].append(event.kind)
+
+            mover_reader = asyncio.create_task(read_mover())
+            await wait_until(lambda: all("BackInServiceEvent" in s for s in at_mover.values()), 60)
             began = time.monotonic()
             nodes[2].proc.kill()
             # DND on and off at every phone of the surviving nodes meanwhile
@@ -225,11 +249,21 @@ async def failover_once(args: argparse.Namespace, work: Path) -> tuple[float, in
             await wait_until(
                 lambda: all(seen[i].count("DoNotDisturbEvent") >= 2 for i in stayed), 10
             )
+            with contextlib.suppress(TimeoutError):
+                await wait_until(
+                    lambda: all(at_mover[i].count("DoNotDisturbEvent") >= 2 for i in stayed), 60
+                )
+            resumed = time.monotonic() - began
             await asyncio.sleep(1.0)  # anything twice would have arrived by now
             lost = sum(max(0, 2 - seen[i].count("DoNotDisturbEvent")) for i in stayed)
             twice = sum(max(0, seen[i].count("DoNotDisturbEvent") - 2) for i in stayed)
+            m_lost = sum(max(0, 2 - at_mover[i].count("DoNotDisturbEvent")) for i in stayed)
+            m_twice = sum(max(0, at_mover[i].count("DoNotDisturbEvent") - 2) for i in stayed)
             reader.cancel()
-        return took, lost, twice
+            mover_reader.cancel()
+            with contextlib.suppress(Exception):
+                await mover.close()
+        return took, lost, twice, resumed, m_lost, m_twice
     finally:
         for phone in phones:
             await phone.stop()
@@ -241,21 +275,22 @@ async def failover_once(args: argparse.Namespace, work: Path) -> tuple[float, in
 
 def failover(args: argparse.Namespace) -> None:
     raise_fd_limit()
-    took: list[float] = []
-    lost: list[float] = []
-    twice: list[float] = []
+    runs: list[Figures] = []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
-            t, lo, tw = asyncio.run(failover_once(args, Path(tmp)))
-            took.append(t)
-            lost.append(lo)
-            twice.append(tw)
+            runs.append(asyncio.run(failover_once(args, Path(tmp))))
+    took, lost, twice, resumed, m_lost, m_twice = ([float(r[k]) for r in runs] for k in range(6))
     print(
         f"failover, 3 nodes, {args.phones} phones ({args.phones // 3} on the node killed "
         f"with SIGKILL), a client on node 1 monitoring all, {args.runs} runs:"
     )
     print(f"  every phone of the lost node controllable again after {spread(took, ' s', 1)}")
     print(f"  DND events of the other nodes' phones lost: {spread(lost)}; twice: {spread(twice)}")
+    print(
+        f"  a client of the lost node watching the {2 * args.phones // 3} others, resumed on "
+        f"node 1: every DND event there after {spread(resumed, ' s', 1)}; lost: "
+        f"{spread(m_lost)}; twice: {spread(m_twice)}"
+    )
 
 
 def main() -> None:

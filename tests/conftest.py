@@ -27,13 +27,17 @@ CLIENT_PASSWORD = "s3cret-client-pw"
 
 
 async def prepare_store(
-    data_dir: Path, client_settings: dict[str, object] | None = None, **advanced: object
+    data_dir: Path,
+    client_settings: dict[str, object] | None = None,
+    database_url: str = "",
+    **advanced: object,
 ) -> None:
     """Settings a test server starts with: ephemeral ports on loopback, and
-    two client logins (all devices; devices 201*)."""
+    two client logins (all devices; devices 201*); in the data folder's
+    SQLite, or the database given."""
     client_settings = client_settings or {}
     data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'uacsta.db'}")
+    db = Database(database_url or f"sqlite+aiosqlite:///{data_dir / 'uacsta.db'}")
     await db.migrate()
     conn = default_phone_connection()
     conn.lan.address = "127.0.0.1"

@@ -915,6 +915,11 @@ def _provision_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--transport", type=click.Choice(["TCP", "TLS"])),
         click.option("--interface", "iface", type=click.Choice(["lan", "wan"])),
         click.option("--server-address", help="Address the phones register with."),
+        click.option(
+            "--second-server",
+            help="Where they register when it does not answer: host or host:port "
+            "(Yealink, Poly; another node of a cluster).",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print JSON results."),
         click.pass_context,
     ]
@@ -938,6 +943,7 @@ def _provision_run(ctx: click.Context, action: str, **kw: Any) -> None:
         "transport": "transport",
         "iface": "interface",
         "server_address": "server_address",
+        "second_server": "second_server",
     }
     overrides = {field: kw[flag] for flag, field in names.items() if kw[flag] is not None}
 

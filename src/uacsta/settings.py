@@ -347,6 +347,12 @@ class ProvisioningOptions(BaseModel):
         description="Address the telephones contact (DNS name or IP). Empty: the interface's "
         "public address (WAN), its listen address, or the address the phone is reached from",
     )
+    second_server: str = Field(
+        "",
+        description="A second server the telephones register with when the first does not "
+        "answer (another node of a cluster): host, or host:port when its port differs. "
+        "Yealink and Poly take it; for the other vendors use DNS SRV (docs/scaling.md)",
+    )
     expiry: int = Field(300, ge=60, le=86400, description="Registration period (seconds)")
     http_port: Port | None = Field(
         8088,
@@ -366,6 +372,29 @@ class ProvisioningOptions(BaseModel):
     def _server(cls, value: str) -> str:
         value = value.strip()
         return check_host(value) if value else value
+
+    @field_validator("second_server")
+    @classmethod
+    def _second(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            host_port(value)
+        return value
+
+
+def host_port(value: str) -> tuple[str, int | None]:
+    """``host``, ``host:port`` or ``[v6]:port``; ValueError otherwise."""
+    found = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([^:\[\]]+)(?::(\d{1,5}))?", value)
+    if found is None:
+        if ":" in value:  # a bare IPv6 address, no port
+            return check_host(value), None
+        raise ValueError(f"{value!r} is not host or host:port")
+    host = check_host(found.group(1) or found.group(3))
+    port_text = found.group(2) or found.group(4)
+    port = int(port_text) if port_text else None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"port {port} out of range")
+    return host, port
 
 
 SECTIONS: dict[str, tuple[type[BaseModel], Any]] = {

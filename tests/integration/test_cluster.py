@@ -125,6 +125,18 @@ async def until_at(
                 return event
 
 
+async def dnd_event_through(node: UacstaServer, device: str) -> None:
+    """A client of ``node`` watches the device, sets DND there, and the
+    DoNotDisturbEvent arrives (the device's phone may be on any node)."""
+    client = await client_at(node)
+    try:
+        xref = await watch(client, device)
+        await client.set_dnd(device, True)
+        await until_at(client, m.DoNotDisturbEvent, xref)
+    finally:
+        await client.close()
+
+
 class Recorder:
     """Every event a client receives, in order, read in the background: a test
     looks for what it expects without losing what came in between."""
@@ -425,13 +437,7 @@ async def test_debians_own_nats_server_carries_the_cluster(tmp_path: Path) -> No
         cluster = b.cluster
         assert cluster is not None
         await eventually(lambda: cluster.controllable(SNOM[1]), timeout=10)
-        client = await client_at(b)
-        try:
-            xref = await watch(client, "201")
-            await client.set_dnd("201", True)
-            await until_at(client, m.DoNotDisturbEvent, xref)
-        finally:
-            await client.close()
+        await dnd_event_through(b, "201")
         await a.stop()  # a clean stop: node b hears of it at once (its heartbeat goes)
         nodes.remove(a)
         await eventually(lambda: not cluster.view.alive("a"), timeout=5)

@@ -7,6 +7,7 @@ this test fails and says how to get one.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,12 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import PHONE_PASSWORD
+from tests.conftest import PHONE_PASSWORD, eventually, make_config, prepare_store
+from tests.helpers.nats import NatsServer
 from tests.helpers.sipphone import SipPhone
+from tests.integration.test_cluster import SNOM, YEALINK, dnd_event_through, phone_at
 from uacsta.config import Config
 from uacsta.secrets_box import SecretBox
 from uacsta.server import UacstaServer
 from uacsta.settings import default_phone_connection
+from uacsta.sim.switch import SimSwitch
 from uacsta.store import repo
 from uacsta.store.db import Database
 from uacsta.store.models import Base, Phone
@@ -99,3 +103,63 @@ async def test_server_on_postgres(pg: Database, tmp_path: Path) -> None:
         await phone.close()
     finally:
         await server.stop()
+
+
+async def test_two_nodes_of_a_cluster_share_one_postgres(pg: Database, tmp_path: Path) -> None:
+    """Two machines as docs/scaling.md sets them up: one PostgreSQL, one NATS,
+    the secret key copied from the first.  A phone registers with node a, one
+    with node b; both are in the one telephone list with their nodes; the
+    client login made once works on both; a client of node b controls node
+    a's phone."""
+    url = os.environ["UACSTA_TEST_POSTGRES_URL"]
+    first, second = tmp_path / "uc1", tmp_path / "uc2"
+    await prepare_store(first, database_url=url)
+    second.mkdir()
+    shutil.copy(first / "secret.key", second / "secret.key")  # docs/scaling.md, step 2
+    nats = NatsServer(tmp_path / "nats")
+    await nats.start()
+    nodes: list[UacstaServer] = []
+    switch = SimSwitch()
+    phones = []
+    try:
+        for data, name in ((first, "uc1"), (second, "uc2")):
+            config = make_config(data).model_copy(
+                update={
+                    "database_url": url,
+                    "cluster_url": nats.url,
+                    "node_name": name,
+                    "cluster_dead_after": 2.0,
+                }
+            )
+            node = UacstaServer(config)
+            await node.start()
+            nodes.append(node)
+        a, b = nodes
+        phones = [phone_at(a, SNOM, switch), phone_at(b, YEALINK, switch)]
+        for phone in phones:
+            await phone.start()
+        cluster = b.cluster
+        assert cluster is not None
+        await eventually(lambda: cluster.controllable(SNOM[1]), timeout=10)
+        for node in nodes:
+            await node.directory.flush()
+        # one telephone list, read by either node, each phone on its own node
+        # and in its state there (the other node's rows are followed in the store)
+        expected = {SNOM[1]: ("uc1", "controllable"), YEALINK[1]: ("uc2", "controllable")}
+        for node in nodes:
+            await eventually(
+                lambda n=node: (
+                    {r["mac"]: (r["node"], r["status"]) for r in n.admin.phone_page()["phones"]}
+                    == expected
+                ),
+                timeout=10,
+            )
+        stored = {p.mac: p.status for p in await repo.list_phones(pg)}
+        assert stored == {SNOM[1]: "controllable", YEALINK[1]: "controllable"}
+        await dnd_event_through(b, "201")
+    finally:
+        for phone in phones:
+            await phone.stop()
+        for node in nodes:
+            await node.stop()
+        await nats.stop()

@@ -220,6 +220,35 @@ async def test_without_restart_the_phone_needs_one(server: UacstaServer) -> None
         await sims.stop()
 
 
+async def test_a_second_server_for_the_phones_that_take_one(server: UacstaServer) -> None:
+    """The provisioning option *second server* (another node of a cluster)
+    goes into Yealink's server 2 and Poly's; the simulated phones, reading
+    their own settings, register there when the first does not answer.
+    snom takes none (docs/scaling.md: DNS SRV).  Cleared again, it is gone."""
+    sims = await start_devices([spec(0, "yealink"), spec(1, "poly"), spec(2, "snom")])
+    try:
+        assert server.provisioner is not None
+        await web_password(server)
+        await repo.set_path(server.db, "provisioning.second_server", "127.0.0.1:5999")
+        outcomes = await server.provisioner.push(targets(sims))
+        assert [o.state for o in outcomes] == ["done"] * 3, outcomes
+
+        def backups() -> dict[str, tuple[tuple[str, int], ...]]:
+            return {p.config.vendor: p.config.backup_servers for p in sims.phones()}
+
+        second = (("127.0.0.1", 5999),)
+        await eventually(lambda: len(backups()) == 3, timeout=10)
+        assert backups() == {"yealink": second, "poly": second, "snom": ()}
+        await repo.set_path(server.db, "provisioning.second_server", "")
+        outcomes = await server.provisioner.push(targets(sims))
+        assert [o.state for o in outcomes] == ["done"] * 3, outcomes
+        await eventually(
+            lambda: len(backups()) == 3 and all(b == () for b in backups().values()), timeout=10
+        )
+    finally:
+        await sims.stop()
+
+
 @pytest.mark.both_loops
 async def test_tls_with_our_ca(server: UacstaServer) -> None:
     """Over TLS a Poly phone gets our CA in its settings, a Yealink loads it

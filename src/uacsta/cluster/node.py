@@ -15,9 +15,13 @@ lets clients on every node use them.
   node: the owner keeps the phone's single monitor, and a peer node counts as
   one watcher however many of its clients watch (its own monitor point counts
   them).
-* **Events** of such a monitor go from the owner to ``uacsta.events.<peer>.<owner>``
-  in the order the phone sent them, numbered; the peer node relays them to
-  its clients as if its own phone had sent them.
+* **Events** of every monitored device go from its owner, once, to the
+  device's own subject and stream (:mod:`.streams`), numbered; a node whose
+  clients watch the device listens to that subject and relays them to its
+  clients as if its own phone had sent them.  What the owner says to one
+  node alone (a monitor it ended) goes to ``uacsta.events.<peer>.<owner>``.
+* **Sessions** of JSON clients are kept in a stream too, so that a client
+  resumes on any node (:mod:`uacsta.core.handover`).
 
 Without a NATS URL none of this exists and the server is one process as before.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import itertools
 import json
 import logging
@@ -45,18 +50,21 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from .. import __version__
 from ..config import Config
-from ..core.client_session import ClientClosed, ClientSession, FaceKind
-from ..core.devices import DeviceRights
+from ..core.client_session import ClientClosed, ClientSession, FaceKind, Origin, ResumeError
+from ..core.devices import Device, DeviceRights
+from ..core.handover import Handover
 from ..core.switching import ControlledPhone, LineView, SwitchingFunction
 from ..csta import model as m
 from ..csta.codec import DecodeError, decode, encode
 from ..csta.errors import CSTAErrorCode
+from ..csta.types import device_key
 from ..dialog.core import CstaAnswer
 from ..phones.lifecycle import Phase
 from ..phones.phone_session import SessionError
 from ..phones.session_manager import PhoneLine, SessionManager
 from ..vendors import profile
 from ..vendors.base import VendorProfile
+from .streams import Streams, device_subject
 from .view import NODE_NAME, ClusterView, EntryError, PhoneEntry, RemoteLine
 
 log = logging.getLogger("uacsta.cluster")
@@ -68,6 +76,19 @@ SEQ_HEADER = "Uacsta-Seq"
 # A peer node's client on the owner may hold many events: all its clients' monitors.
 PEER_QUEUE = 200_000
 WRITE_BATCH = 256  # directory writes in flight at once
+
+
+STARTUP_ATTEMPTS = 4  # tries of each NATS URL before a node gives up starting
+STARTUP_WITHIN = 10.0  # seconds
+
+
+class ClusterError(Exception):
+    """The node cannot join the cluster (says why: the NATS URL, TLS, the login)."""
+
+
+def safe_url(url: str) -> str:
+    """NATS URLs without their tokens or passwords, for the log."""
+    return ",".join(u.rpartition("@")[2] for u in url.split(","))
 
 
 def request_subject(node: str) -> str:
@@ -139,12 +160,63 @@ class ClusterNode:
         self.events_lost = 0
         self.connected = False
         self._closing = False
+        self.streams: Streams | None = None
+        self._last_error = ""
+        self._up: set[str] = set()  # our phones whose dialog is up
 
     def attach(self, switching: SwitchingFunction) -> None:
         """Wired by the composition root once the switching function exists
         (it observes the phones before this node does, see ``phone_changed``)."""
         self.switching = switching
         self.sessions.observers.append(self)
+        # the nodes share one store: each one's telephone list shows every phone
+        self.sessions.directory.share(lambda mac: self._local(mac) is not None)
+        switching.bus = self
+        # monitorCrossRefIDs unique in the cluster: a session keeps them on another node
+        switching.monitors.prefix = f"{self.me}."
+
+    # -- the switching function's bus (core.switching.Bus) ------------------------------
+
+    def relayed(self, device: Device, event: m.CstaMessage) -> Origin | None:
+        return self.streams.relayed(device, event) if self.streams is not None else None
+
+    def client_attached(self, client: ClientSession) -> None:
+        if self.streams is not None:
+            self.streams.client_attached(client)
+
+    def monitors_changed(self, client: ClientSession) -> None:
+        if self.streams is not None and self.switching is not None:
+            monitors = [
+                [s.xref, s.point.device.key] for s in self.switching.monitors.of_client(client)
+            ]
+            self.streams.monitors_changed(client, monitors)
+
+    def client_ended(self, client: ClientSession) -> None:
+        if self.streams is not None:
+            self.streams.client_ended(client)
+
+    async def take(self, login: str, session_id: str) -> Handover:
+        if self.streams is None or not self.connected:
+            raise ResumeError("no such session to resume (no connection to the cluster)")
+        try:
+            return await self.streams.take(login, session_id)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise ResumeError(f"the cluster cannot hand the session over: {exc}") from None
+
+    async def missed(
+        self, device: str, after: int | None, since: float
+    ) -> list[tuple[int, m.CstaMessage]]:
+        if self.streams is None:
+            return []
+        try:
+            return await self.streams.missed(device, after, since)
+        except Exception as exc:  # what can be had is better than no resume
+            log.warning("events of %s missed while resuming not read: %s", device, exc)
+            return []
+
+    def _relay_remote(self, mac: str, event: m.CstaMessage, origin: Origin) -> None:
+        if self.switching is not None:
+            self.switching.phone_event(mac, event, origin)
 
     # -- the gateway (core.switching.PhoneGateway) ------------------------------------
 
@@ -194,6 +266,12 @@ class ClusterNode:
 
     def phone_changed(self, line: PhoneLine) -> None:
         mac = line.mac
+        if line.phase is Phase.UP and mac not in self._up:
+            self._up.add(mac)
+            if self.streams is not None:
+                self.streams.phone_up([device_key(i.value) for i in line.identities])
+        elif line.phase is not Phase.UP:
+            self._up.discard(mac)
         current = self.view.entries.get(mac)
         if line.phase is Phase.OFFLINE and current is not None and current.node != self.me:
             # It has registered with another node since: that node's entry stands,
@@ -229,20 +307,32 @@ class ClusterNode:
 
     async def start(self) -> None:
         s = self.settings
-        self.nc = await nats.connect(
-            servers=[u.strip() for u in s.url.split(",") if u.strip()],
-            name=f"uacsta {self.me}",
-            user_credentials=s.credentials or None,
-            tls=s.tls,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            connect_timeout=5,
-            drain_timeout=5,
-            allow_reconnect=True,
-            disconnected_cb=self._disconnected,
-            reconnected_cb=self._reconnected,
-            error_cb=self._error,
-        )
+        try:
+            connecting = nats.connect(
+                servers=[u.strip() for u in s.url.split(",") if u.strip()],
+                name=f"uacsta {self.me}",
+                user_credentials=s.credentials or None,
+                tls=s.tls,
+                # a node that cannot join at start says why and does not start
+                # (a wrong CA or password would otherwise be retried for ever)
+                max_reconnect_attempts=STARTUP_ATTEMPTS,
+                reconnect_time_wait=0.5,
+                connect_timeout=5,
+                drain_timeout=5,
+                allow_reconnect=True,
+                disconnected_cb=self._disconnected,
+                reconnected_cb=self._reconnected,
+                error_cb=self._error,
+            )
+            # (nats-py may hang after a failed TLS handshake: bounded here too)
+            self.nc = await asyncio.wait_for(connecting, STARTUP_WITHIN)
+        except Exception as exc:
+            why = self._last_error or str(exc) or type(exc).__name__
+            raise ClusterError(
+                f"cannot join the cluster's NATS at {safe_url(s.url)}: {why}"
+            ) from None
+        # once in, a lost connection is tried again for as long as it takes
+        self.nc.options["max_reconnect_attempts"] = -1
         self.connected = True
         js = self.nc.jetstream()
         self._phones = await self._bucket(js, KeyValueConfig(bucket=PHONES_BUCKET, history=1))
@@ -256,14 +346,25 @@ class ClusterNode:
                 limit_marker_ttl=max(1.0, s.dead_after),
             ),
         )
+        streams = self.streams = Streams(
+            self.me, self.nc, self.view.alive, self._relay_remote, s.request_timeout
+        )
+        streams.give = self._give
+        await streams.start()
         await self.nc.subscribe(request_subject(self.me), cb=self._on_request)
         await self.nc.subscribe(events_subject(self.me, "*"), cb=self._on_event)
         await self._heartbeat()
         self._spawn(self._watch(NODES_BUCKET, self._nodes, self._node_entry), "cluster-nodes")
         self._spawn(self._watch(PHONES_BUCKET, self._phones, self._phone_entry), "cluster-phones")
         self._spawn(self._write_loop(), "cluster-writer")
+        self._spawn(streams.send_loop(), "cluster-streams")
+        self._spawn(streams.record_loop(), "cluster-sessions")
         self._spawn(self._beat_loop(), "cluster-heartbeat")
         log.info("cluster node %s joined NATS at %s", self.me, self.nc.connected_url)
+
+    def _give(self, client: ClientSession, why: str) -> None:
+        if self.switching is not None:
+            self.switching.logout(client, why)
 
     async def _bucket(self, js: Any, config: KeyValueConfig) -> KeyValue:
         try:
@@ -316,6 +417,9 @@ class ClusterNode:
                 self.phone_changed(line)
 
     async def _error(self, exc: Exception) -> None:
+        # NATS's own word (an authorization violation) over the reset that follows it
+        if isinstance(exc, nats.errors.Error) or not self._last_error:
+            self._last_error = str(exc) or type(exc).__name__
         log.warning("cluster NATS connection: %s", exc)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -432,6 +536,8 @@ class ClusterNode:
                 self._remote.pop((line.mac, line.node), None)
                 for key in [k for k, mac in self._xrefs.items() if mac == line.mac]:
                     del self._xrefs[key]
+                if self.streams is not None:
+                    self.streams.unwatch_phone(line.mac)
             self.switching.phone_changed(line)
 
     # -- heartbeats ---------------------------------------------------------------------------
@@ -487,14 +593,17 @@ class ClusterNode:
             max_queue=PEER_QUEUE,
             encode=lambda event: encode(event),
         )
+        client.skip_relayed = True  # those go on the devices' own subjects
         self._peers[node] = client
         self._spawn(self._forward(node, client), f"cluster-events-{node}")
         return client
 
     def _peer_gone(self, node: str) -> None:
+        """Its monitors stay for the resume window: the devices' streams go on
+        for its clients, which may resume on another node."""
         client = self._peers.pop(node, None)
         if client is not None and self.switching is not None:
-            self.switching.logout(client, f"cluster node {node} is gone")
+            self.switching.detach(client, f"cluster node {node} is gone", keep=True)
 
     async def _forward(self, node: str, client: ClientSession) -> None:
         subject = events_subject(node, self.me)
@@ -554,8 +663,35 @@ class ClusterNode:
     # -- the peer's side: asking owners, hearing their events ----------------------------------
 
     async def ask_owner(self, phone: RemotePhone, msg: m.CstaMessage) -> CstaAnswer:
-        if self.nc is None or not self.connected:
+        if self.nc is None or not self.connected or self.streams is None:
             raise SessionError("no connection to the cluster")
+        watch = None
+        if isinstance(msg, m.MonitorStart) and msg.monitorObject.deviceObject is not None:
+            key = device_key(msg.monitorObject.deviceObject.value)
+            watch = await self.streams.watch(phone.mac, phone.owner, key)
+        try:
+            answer = await self._ask_owner(phone, msg)
+        except SessionError:
+            if watch is not None:
+                await self.streams.unwatch(device_subject(watch.key))
+            raise
+        if watch is not None:
+            if isinstance(answer, m.MonitorStartResponse):
+                self.streams.watching(watch, answer.monitorCrossRefID)
+            else:
+                await self.streams.unwatch(device_subject(watch.key))
+        elif isinstance(msg, m.MonitorStop):
+            self._unwatch_xref(phone.owner, msg.monitorCrossRefID)
+        return answer
+
+    def _unwatch_xref(self, owner: str, xref: str) -> None:
+        assert self.streams is not None
+        for subject, watch in list(self.streams.watches.items()):
+            if watch.owner == owner and watch.xref == xref:
+                self._spawn(self.streams.unwatch(subject), "cluster-unwatch")
+
+    async def _ask_owner(self, phone: RemotePhone, msg: m.CstaMessage) -> CstaAnswer:
+        assert self.nc is not None
         try:
             reply = await self.nc.request(
                 request_subject(phone.owner),
@@ -595,6 +731,8 @@ class ClusterNode:
             return  # a monitor this node no longer has
         if isinstance(event, m.MonitorStop):
             del self._xrefs[(owner, xref)]
+            if self.streams is not None:
+                self._unwatch_xref(owner, xref)
             self.switching.monitor_stopped(mac, xref)
         elif isinstance(event, m.OutOfServiceEvent | m.BackInServiceEvent):
             pass  # this node tells its clients itself, from the directory
@@ -632,7 +770,9 @@ class ClusterNode:
             "connected": self.connected,
             "nodes": nodes,
             "remote_phones": sum(self.view.phones_of(n) for n in self.view.nodes),
-            "events_lost": self.events_lost,
+            "events_lost": self.events_lost + (self.streams.events_lost if self.streams else 0),
+            "events_not_sent": self.streams.not_sent if self.streams else 0,
+            "sessions_taken_over": self.streams.taken if self.streams else 0,
         }
 
 
@@ -642,6 +782,12 @@ def cluster_node(
     """The node, when the configuration names a NATS server; else None."""
     if not config.cluster_url:
         return None
+    if config.cluster_credentials and importlib.util.find_spec("nkeys") is None:
+        # nats-py signs with a .creds file's key through the nkeys package
+        raise ClusterError(
+            "cluster_credentials needs the Python package nkeys beside uacsta "
+            "(pip install nkeys); or give the user and password, or a token, in cluster_url"
+        )
     tls: ssl.SSLContext | None = None
     if config.cluster_tls_ca or "tls://" in config.cluster_url:
         tls = ssl.create_default_context(cafile=config.cluster_tls_ca or None)

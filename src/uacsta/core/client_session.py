@@ -43,11 +43,17 @@ class FaceKind(enum.Enum):
     CLUSTER = "cluster"  # another node of the cluster, for its own clients
 
 
+# Where a relayed event came from in a cluster: the device's key and the
+# event's number in that device's stream (:mod:`uacsta.cluster.node`).
+Origin = tuple[str, int]
+
+
 @dataclass(slots=True)
 class Sequenced:
     seq: int
     payload: str | bytes  # the event as the client's face writes it
     call: str = ""  # the server's call reference (:mod:`.calls`), '' when none
+    origin: Origin | None = None
 
     def call_member(self) -> str:
         """``"call":"…",`` for a JSON envelope, '' without a reference (the
@@ -88,8 +94,21 @@ class ClientSession:
     _written: deque[Sequenced] = field(default_factory=deque)
     _deferred: list[CstaMessage] = field(default_factory=list)
     _held: Counter[str] = field(default_factory=Counter)  # device key -> requests answering
-    _held_events: dict[str, list[tuple[CstaMessage, str]]] = field(default_factory=dict)
+    _held_events: dict[str, list[tuple[CstaMessage, str, Origin | None]]] = field(
+        default_factory=dict
+    )
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # In a cluster: each event queued is also handed here (the node keeps a
+    # copy in NATS, so that the session can resume on another node).
+    mirror: Callable[[Sequenced], None] | None = None
+    # A cluster node's stand-in on the owner: relayed events reach its node by
+    # the device's own subject, only the rest is queued for it.
+    skip_relayed: bool = False
+    # While resuming on another node: events wait here until the ones missed
+    # have been caught up (:meth:`pause`, :meth:`unpause`).
+    _paused: list[tuple[CstaMessage, str, Origin | None]] | None = None
+    # Per device: the number of the last event caught up (later copies are dropped).
+    _floors: dict[str, int] = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
@@ -105,7 +124,13 @@ class ClientSession:
         return len(self._queue)
 
     def push(
-        self, event: CstaMessage, *, after_response: bool = False, call: str = "", device: str = ""
+        self,
+        event: CstaMessage,
+        *,
+        after_response: bool = False,
+        call: str = "",
+        device: str = "",
+        origin: Origin | None = None,
     ) -> bool:
         """Queue an event; False (and the session closed) when the client has
         fallen too far behind.  ``after_response``: an event that the request
@@ -114,22 +139,73 @@ class ClientSession:
         ``device``: the key of the device the event is from; while a request
         of this client at that device is being answered, its events wait for
         the response, so that the response comes first.  ``call``: the
-        server's call reference, for the JSON faces."""
+        server's call reference, for the JSON faces.  ``origin``: where a
+        relayed event came from in a cluster."""
         if self.closed_because is not None:
             return False
+        if origin is not None:
+            if self.skip_relayed:
+                return True
+            if self._floors and origin[1] <= self._floors.get(origin[0], -1):
+                return True  # caught up already
         if after_response:
             self._deferred.append(event)
             return True
-        if device and self._held[device]:
-            self._held_events.setdefault(device, []).append((event, call))
+        if self._paused is not None:
+            self._paused.append((event, call, origin))
             return True
+        if device and self._held[device]:
+            self._held_events.setdefault(device, []).append((event, call, origin))
+            return True
+        return self._queued(Sequenced(self._seq + 1, self.encode(event), call, origin))
+
+    def _queued(self, item: Sequenced) -> bool:
         if len(self._queue) >= self.max_queue:
             self.close(f"too slow: {len(self._queue)} events waiting to be written")
             return False
-        self._seq += 1
-        self._queue.append(Sequenced(self._seq, self.encode(event), call))
+        self._seq = item.seq
+        self._queue.append(item)
+        if self.mirror is not None:
+            self.mirror(item)
         self._wakeup.set()
         return True
+
+    # -- resuming on another node of a cluster ------------------------------------------
+
+    def pause(self, after_seq: int) -> None:
+        """Start a session taken over from another node: numbering goes on
+        after ``after_seq``; new events wait until :meth:`unpause`."""
+        self._seq = after_seq
+        self._paused = []
+
+    def replay(self, item: Sequenced) -> None:
+        """An event the other node had sent, again under its own number."""
+        self._queued(item)
+        if item.origin is not None:
+            self.caught_up(item.origin)
+
+    def caught_up(self, origin: Origin) -> None:
+        """An event of a device has been queued; later copies of it are dropped."""
+        key, number = origin
+        if number > self._floors.get(key, -1):
+            self._floors[key] = number
+
+    def floor(self, device: str) -> int | None:
+        """The number of the last event of ``device`` this session has had."""
+        return self._floors.get(device)
+
+    def catch_up(self, device: str, event: CstaMessage, origin: Origin) -> None:
+        """A missed event of ``device`` from its stream (while paused)."""
+        if origin[1] <= self._floors.get(device, -1):
+            return
+        self._queued(Sequenced(self._seq + 1, self.encode(event), "", origin))
+        self.caught_up(origin)
+
+    def unpause(self) -> None:
+        """Caught up: what waited goes out now, less what was caught up."""
+        waiting, self._paused = self._paused or [], None
+        for event, call, origin in waiting:
+            self.push(event, call=call, origin=origin)
 
     def hold(self, device: str) -> None:
         """A request of this client at ``device`` is being answered (called by
@@ -147,8 +223,8 @@ class ClientSession:
             self._held[device] -= 1
             if self._held[device] <= 0:
                 del self._held[device]
-                for event, call in self._held_events.pop(device, []):
-                    self.push(event, call=call)
+                for event, call, origin in self._held_events.pop(device, []):
+                    self.push(event, call=call, origin=origin)
         deferred, self._deferred = self._deferred, []
         for event in deferred:
             self.push(event)

@@ -62,6 +62,9 @@ class MonitorTable:
         self._by_phone_xref: dict[tuple[str, str], MonitorPoint] = {}
         self._subs: dict[str, Subscription] = {}
         self._xrefs = itertools.count(1)
+        # In a cluster the node's name goes in front: a session taken over from
+        # another node keeps its monitorCrossRefIDs there (see ``subscribe``).
+        self.prefix = ""
         # Events whose monitorCrossRefID is not known yet: a phone may send
         # them before its MonitorStartResponse has been processed.
         self.orphans: dict[str, deque[CstaMessage]] = {}
@@ -69,13 +72,17 @@ class MonitorTable:
     def __len__(self) -> int:
         return len(self.points)
 
-    def subscribe(self, client: ClientSession, device: Device) -> Subscription:
+    def subscribe(self, client: ClientSession, device: Device, xref: str = "") -> Subscription:
+        """A new subscription; ``xref`` given: the one the client had on another
+        node (it resumes there), unless this table has it already."""
         point = self.points.get(device.key)
         if point is None:
             point = self.points[device.key] = MonitorPoint(device)
         else:
             point.device = device
-        sub = Subscription(f"{next(self._xrefs):x}", client, point)
+        if not xref or xref in self._subs:
+            xref = f"{self.prefix}{next(self._xrefs):x}"
+        sub = Subscription(xref, client, point)
         point.subscribers[sub.xref] = sub
         self._subs[sub.xref] = sub
         return sub

@@ -39,8 +39,9 @@ from ..phones.phone_session import SessionError
 from ..trace import TRACER
 from ..vendors.base import VendorProfile
 from .calls import CallReferences
-from .client_session import ClientSession, FaceKind, ResumeError
+from .client_session import ClientSession, FaceKind, Origin, ResumeError
 from .devices import Device, DeviceDirectory, DeviceRights
+from .handover import SessionHome, resume_elsewhere
 from .journal import Journal
 from .monitors import MonitorPoint, MonitorTable, PointState, Subscription
 from .router import SERVER_SERVICES, Route, respell, route, subject
@@ -118,6 +119,21 @@ class PhoneGateway(Protocol):
     def set_conflict(self, mac: str, text: str) -> None: ...
 
 
+class Bus(SessionHome, Protocol):
+    """What the switching function tells a cluster node (``cluster.node``)
+    beyond the phones: each relayed event, to go on its device's stream, and
+    the client sessions of the JSON faces, so that they can resume on
+    another node (:mod:`.handover`)."""
+
+    def relayed(self, device: Device, event: m.CstaMessage) -> Origin | None: ...
+
+    def client_attached(self, client: ClientSession) -> None: ...
+
+    def monitors_changed(self, client: ClientSession) -> None: ...
+
+    def client_ended(self, client: ClientSession) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceState:
     """A device as a client's device list shows it."""
@@ -177,6 +193,7 @@ class SwitchingFunction:
         self.conflicts: dict[str, tuple[str, DeviceID]] = {}
         self._settling: dict[MonitorPoint, asyncio.Future[None]] = {}
         self.calls = CallReferences(self.devices.find, self._tracker_of)
+        self.bus: Bus | None = None  # in a cluster: its node
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -189,13 +206,45 @@ class SwitchingFunction:
         peer: str = "",
         max_queue: int = 10_000,
         encode: Callable[[m.CstaMessage], str | bytes] | None = None,
+        session_id: str = "",
     ) -> ClientSession:
+        """A client logs in; ``session_id``: the session it had on another
+        node of a cluster, taken over (:mod:`.handover`)."""
         client = ClientSession(login, face, rights, max_queue=max_queue, peer=peer)
+        if session_id:
+            client.id = session_id
         if encode is not None:
             client.encode = encode
         self.clients[client.id] = client
+        if self.bus is not None:
+            self.bus.client_attached(client)
         log.info(
             "client %s logged in from %s (%s)", client.tag, peer, face.value, extra=_tagged(client)
+        )
+        return client
+
+    async def resume_anywhere(
+        self,
+        login: str,
+        session_id: str,
+        after_seq: int,
+        rights: DeviceRights,
+        attach: Callable[[str], ClientSession],
+    ) -> ClientSession:
+        """Resume a session kept here, or in a cluster one of another node
+        (``attach`` makes the face's session of the given id)."""
+        if self.bus is None or session_id in self.clients:
+            client = self.resume(login, session_id, after_seq)
+            client.rights = rights
+            return client
+        client = await resume_elsewhere(
+            self, self.bus, login, session_id, after_seq, rights, attach
+        )
+        log.info(
+            "client %s resumed after event %d, taken over from another node",
+            client.tag,
+            after_seq,
+            extra=_tagged(client),
         )
         return client
 
@@ -227,9 +276,12 @@ class SwitchingFunction:
 
     def logout(self, client: ClientSession, reason: str) -> None:
         client.close(reason)
-        self.clients.pop(client.id, None)
+        if self.clients.get(client.id) is client:
+            del self.clients[client.id]
         for sub in self.monitors.of_client(client):
             self._unsubscribe(sub)
+        if self.bus is not None:
+            self.bus.client_ended(client)
         for reg_id, reg in list(self.registrations.items()):
             if reg.client is client:
                 del self.registrations[reg_id]
@@ -488,7 +540,9 @@ class SwitchingFunction:
         """Events from the phones since the start, of every type."""
         return self.journal.events.total()
 
-    def phone_event(self, mac: str, event: m.CstaMessage) -> None:
+    def phone_event(self, mac: str, event: m.CstaMessage, origin: Origin | None = None) -> None:
+        """An event of a phone; ``origin``: its place in the device's stream,
+        when another node of a cluster relays it."""
         self.journal.events[type(event).__name__] += 1
         xref = getattr(event, "monitorCrossRefID", None)
         if not isinstance(xref, str):
@@ -497,7 +551,7 @@ class SwitchingFunction:
         if point is None:
             self.monitors.keep_orphan(mac, event)
             return
-        self._relay(point, event)
+        self._relay(point, event, origin)
 
     def _settled(self, point: MonitorPoint) -> None:
         waiter = self._settling.pop(point, None)
@@ -517,9 +571,13 @@ class SwitchingFunction:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(waiter), self.request_timeout())
 
-    def _relay(self, point: MonitorPoint, event: m.CstaMessage) -> None:
+    def _relay(
+        self, point: MonitorPoint, event: m.CstaMessage, origin: Origin | None = None
+    ) -> None:
         mac = point.mac or point.device.mac
         tracker = point.tracker
+        if origin is None and self.bus is not None:
+            origin = self.bus.relayed(point.device, event)
         before = set(tracker.calls)
         anomaly = tracker.apply(event)
         conn = subject_connection(event)
@@ -536,7 +594,7 @@ class SwitchingFunction:
             traced = mac in TRACER.watched
             for sub in list(point.subscribers.values()):
                 copy = dataclasses.replace(event, monitorCrossRefID=sub.xref)  # type: ignore[call-arg]
-                if not sub.client.push(copy, call=call, device=device.key):
+                if not sub.client.push(copy, call=call, device=device.key, origin=origin):
                     self.journal.dropped[sub.client.face.value] += 1
                 if traced:
                     self._trace(mac, "server", f"client {sub.client.tag}", copy)
@@ -752,6 +810,8 @@ class SwitchingFunction:
             if sub is None:
                 return CSTAErrorCode.operation("invalidMonitorCrossReferenceID")
             self._unsubscribe(sub)
+            if self.bus is not None:
+                self.bus.monitors_changed(client)
             return m.MonitorStopResponse()
         if isinstance(msg, m.RequestSystemStatus):
             return m.RequestSystemStatusResponse(systemStatus=self.system_status())
@@ -803,16 +863,30 @@ class SwitchingFunction:
         device = self.devices.find(target.value)
         if device is None or not client.rights.allows(device):
             return CSTAErrorCode.operation("invalidDeviceID")
-        sub = self.monitors.subscribe(client, device)
+        sub = self.subscribe(client, device)
+        if sub.point.state is PointState.ACTIVE:
+            client.push(self._back_in_service(sub), after_response=True)
+        return m.MonitorStartResponse(monitorCrossRefID=sub.xref)
+
+    def subscribe(self, client: ClientSession, device: Device, xref: str = "") -> Subscription:
+        """The client watches the device (the monitor in the phone started if
+        need be); ``xref``: the one it had on another node (:mod:`.handover`)."""
+        sub = self.monitors.subscribe(client, device, xref)
         point = sub.point
         log.info(
             "client %s monitors %s (%s)", client.tag, device.key, sub.xref, extra=_tagged(client)
         )
-        if point.state is PointState.ACTIVE:
-            client.push(self._back_in_service(sub), after_response=True)
-        elif point.state in (PointState.IDLE, PointState.OUT_OF_SERVICE):
+        if point.state in (PointState.IDLE, PointState.OUT_OF_SERVICE):
             self._start(point)
-        return m.MonitorStartResponse(monitorCrossRefID=sub.xref)
+        if self.bus is not None:
+            self.bus.monitors_changed(client)
+        return sub
+
+    def back_in_service(self, sub: Subscription) -> m.CstaMessage:
+        return self._back_in_service(sub)
+
+    async def until_started(self, device: Device) -> None:
+        await self._until_started(device)
 
     def _unsubscribe(self, sub: Subscription) -> None:
         point = self.monitors.unsubscribe(sub)

@@ -605,9 +605,11 @@ def json_session(
     login: str,
     rights: DeviceRights,
     peer: str,
+    session_id: str = "",
 ) -> ClientSession:
     """A client session of the JSON faces (WebSocket, Server-Sent Events,
-    webhooks): its events kept as JSON text, its queue bounded as set."""
+    webhooks): its events kept as JSON text, its queue bounded as set;
+    ``session_id``: one taken over from another node of a cluster."""
     return sf.attach(
         login,
         FaceKind.JSON,
@@ -615,6 +617,7 @@ def json_session(
         peer=peer,
         max_queue=settings().max_queued_events,
         encode=event_json,
+        session_id=session_id,
     )
 
 
@@ -670,11 +673,19 @@ class SseStream:
 
     async def resume(self, last_event_id: str) -> None:
         session, _, seq = last_event_id.strip().rpartition(".")
+        login = self.login
         try:
-            self.client = self.sf.resume(self.login.login, session, int(seq))
+            self.client = await self.sf.resume_anywhere(
+                login.login,
+                session,
+                int(seq),
+                login.rights,
+                lambda sid: json_session(
+                    self.sf, self.settings, login.login, login.rights, login.peer, sid
+                ),
+            )
         except (ResumeError, ValueError) as exc:
             raise HTTPException(409, f"cannot resume: {exc}") from None
-        self.client.rights = self.login.rights
         self.seq = int(seq)
 
     async def run(self) -> AsyncIterator[bytes]:
@@ -784,11 +795,16 @@ class WebSocketConversation:
         resume = first.get("resume")
         if isinstance(resume, dict):
             try:
-                client = self.sf.resume(user, str(resume.get("session")), int(resume.get("seq", 0)))
+                client = await self.sf.resume_anywhere(
+                    user,
+                    str(resume.get("session")),
+                    int(resume.get("seq", 0)),
+                    rights,
+                    lambda sid: json_session(self.sf, self.settings, user, rights, self.peer, sid),
+                )
             except (ResumeError, ValueError, TypeError) as exc:
                 await self._refuse(f"cannot resume: {exc}", code=4409)
                 return None
-            client.rights = rights
             seq = int(resume.get("seq", 0))
         else:
             client = json_session(self.sf, self.settings, user, rights, self.peer)

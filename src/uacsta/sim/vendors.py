@@ -101,10 +101,18 @@ class SimAccount:
     port: int
     tls: bool
     expiry: int
+    # the registrars tried in turn when the first does not answer (server 2 of
+    # Yealink's account, of Poly's line)
+    backups: tuple[tuple[str, int], ...] = ()
 
 
 def _number(text: str | None, default: int) -> int:
     return int(text) if text and text.isdigit() else default
+
+
+def _second(s: Mapping[str, str], prefix: str) -> tuple[tuple[str, int], ...]:
+    address = s.get(prefix + "address", "")
+    return ((address, _number(s.get(prefix + "port"), 5060)),) if address else ()
 
 
 def _snom(s: Mapping[str, str], mac: str) -> list[SimAccount]:
@@ -150,6 +158,7 @@ def _yealink(s: Mapping[str, str], mac: str) -> list[SimAccount]:
                     _number(s.get(a + "sip_server.1.port"), 5060),
                     s.get(a + "sip_server.1.transport_type") == "2",
                     _number(s.get(a + "sip_server.1.expires"), 3600),
+                    _second(s, a + "sip_server.2."),
                 )
             )
     return found
@@ -171,6 +180,7 @@ def _poly(s: Mapping[str, str], mac: str) -> list[SimAccount]:
                     _number(s.get(r + "server.1.port"), 5060),
                     s.get(r + "server.1.transport") == "TLS",
                     _number(s.get(r + "server.1.expires"), 3600),
+                    _second(s, r + "server.2.") if s.get(r + "server.2.register") == "1" else (),
                 )
             )
     return found

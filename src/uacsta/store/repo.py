@@ -18,6 +18,8 @@ from .db import Database
 from .models import AdminAccount, ClientLogin, Phone, Provisioned, Secret, Setting, Webhook
 
 REVISION_KEY = "_revision"
+# Counted by every write of phone rows: nodes sharing one store follow each other's phones.
+PHONES_REVISION_KEY = "_phones_revision"
 PHONE_PASSWORD = "phone_password"
 PHONE_WEB_PASSWORD = "provisioning_web_password"
 
@@ -128,19 +130,19 @@ async def set_path(db: Database, path: str, raw: str) -> BaseModel:
     return await save_section(db, section, merge(current, change))
 
 
-async def _bump(s: AsyncSession) -> None:
+async def _bump(s: AsyncSession, key: str = REVISION_KEY) -> None:
     """Count every change so that a running server notices what the CLI wrote."""
-    row = await s.get(Setting, REVISION_KEY)
+    row = await s.get(Setting, key)
     if row is None:
-        s.add(Setting(key=REVISION_KEY, value={"n": 1}))
+        s.add(Setting(key=key, value={"n": 1}))
     else:
         n = row.value.get("n", 0)
         row.value = {"n": int(n) + 1 if isinstance(n, int) else 1}
 
 
-async def revision(db: Database) -> int:
+async def revision(db: Database, key: str = REVISION_KEY) -> int:
     async with db.session() as s:
-        row = await s.get(Setting, REVISION_KEY)
+        row = await s.get(Setting, key)
     n = row.value.get("n", 0) if row else 0
     return n if isinstance(n, int) else 0
 
@@ -217,6 +219,7 @@ async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
     )
     async with db.session() as s, s.begin():
         await s.execute(stmt, rows)
+        await _bump(s, PHONES_REVISION_KEY)
 
 
 async def set_enabled(db: Database, mac: str | Sequence[str], enabled: bool) -> bool:

@@ -40,6 +40,8 @@ class Account:
     config_port: int = 0  # our HTTP provisioning endpoint (Mitel configuration server)
     config_path: str = MITEL_PATH  # its folder with startup.cfg
     ca_url: str = ""  # our CA on that endpoint, for vendors that fetch it by URL
+    second_server: str = ""  # where to register when the server does not answer ('' none)
+    second_port: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,8 +51,17 @@ def _poly(settings: Mapping[str, str], a: Account) -> Plan:
         p + "server.1.expires": str(a.expiry),
         p + "server.1.register": "1",
         p + "server.1.specialInterop": "csta",
+        # server 2: the failover registrar (another node of a cluster), cleared
+        # when there is none
+        p + "server.2.address": a.second_server,
         p + "csta": "1",
     }
+    if a.second_server:
+        writes[p + "server.2.port"] = str(a.second_port)
+        writes[p + "server.2.transport"] = POLY_TRANSPORT[a.transport]
+        writes[p + "server.2.expires"] = str(a.expiry)
+        writes[p + "server.2.register"] = "1"
+        writes[p + "server.2.specialInterop"] = "csta"
     if a.transport == "TLS" and a.ca_pem:
         writes["device.sec.TLS.customCaCert1"] = a.ca_pem
         writes["device.sec.TLS.customCaCert1.set"] = "1"

@@ -44,8 +44,15 @@ def _yealink(settings: Mapping[str, str], a: Account) -> Plan:
         p + "sip_server.1.port": str(a.port),
         p + "sip_server.1.transport_type": YEALINK_TRANSPORT[a.transport],
         p + "sip_server.1.expires": str(a.expiry),
+        # server 2: where the phone registers while server 1 does not answer
+        # (another node of a cluster); cleared when there is none
+        p + "sip_server.2.address": a.second_server,
         "features.csta_control.enable": "1",
     }
+    if a.second_server:
+        writes[p + "sip_server.2.port"] = str(a.second_port)
+        writes[p + "sip_server.2.transport_type"] = YEALINK_TRANSPORT[a.transport]
+        writes[p + "sip_server.2.expires"] = str(a.expiry)
     if a.transport == "TLS" and a.ca_url:
         # The phone loads our CA from the configuration server and then
         # trusts the certificates it signs.

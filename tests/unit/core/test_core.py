@@ -7,7 +7,13 @@ import asyncio
 
 import pytest
 
-from uacsta.core.client_session import ClientClosed, ClientSession, FaceKind, ResumeError
+from uacsta.core.client_session import (
+    ClientClosed,
+    ClientSession,
+    FaceKind,
+    ResumeError,
+    Sequenced,
+)
 from uacsta.core.devices import DeviceDirectory, DeviceRights
 from uacsta.core.router import Route, respell, route, subject
 from uacsta.csta import model as m
@@ -79,6 +85,41 @@ async def test_events_in_order_bounded_and_resumable() -> None:
     assert [(await anext(stream)).seq for _ in range(3)] == [3, 4, 5]
     with pytest.raises(ResumeError):
         client.rewind(9)
+
+
+async def test_a_session_taken_over_numbers_on_and_drops_what_it_caught_up() -> None:
+    """Resuming on another node (core.handover): the first node's events come
+    again under their numbers; a live event that waited while the missed ones
+    were caught up from the device's stream goes out once."""
+
+    def ev(name: str) -> m.SystemRegisterAbort:  # any event: the payload is its name
+        return m.SystemRegisterAbort(sysStatRegisterID=name)
+
+    def name_of(event: m.CstaMessage) -> str:
+        return event.sysStatRegisterID if isinstance(event, m.SystemRegisterAbort) else ""
+
+    client = ClientSession("crm", FaceKind.JSON, encode=name_of)
+    mirrored: list[int] = []
+    client.mirror = lambda item: mirrored.append(item.seq)
+    client.pause(after_seq=7)
+    client.replay(Sequenced(8, "held", "", ("201@pbx", 41)))
+    client.push(ev("retrieved"), origin=("201@pbx", 43))  # live: waits while paused
+    assert client.queued == 1 and client.floor("201@pbx") == 41
+    client.catch_up("201@pbx", ev("held"), ("201@pbx", 41))  # had it
+    client.catch_up("201@pbx", ev("diverted"), ("201@pbx", 42))
+    client.catch_up("201@pbx", ev("retrieved"), ("201@pbx", 43))
+    client.unpause()  # the waiting copy of 43 is dropped
+    client.push(ev("conferenced"), origin=("201@pbx", 44))
+    client.push(ev("again"), origin=("201@pbx", 43))  # a late duplicate
+    stream = client.events()
+    got = [await anext(stream) for _ in range(4)]
+    assert [(g.seq, g.payload) for g in got] == [
+        (8, "held"),
+        (9, "diverted"),
+        (10, "retrieved"),
+        (11, "conferenced"),
+    ]
+    assert client.queued == 0 and mirrored == [8, 9, 10, 11]
 
 
 async def test_a_client_too_far_behind_is_closed() -> None:

@@ -9,7 +9,7 @@ import contextlib
 import itertools
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -39,8 +39,12 @@ class Session:
         ssl_context: ssl.SSLContext | None = None,
         reconnect_for: float = 30.0,
         request_timeout: float = 30.0,
+        other_urls: Sequence[str] = (),
     ) -> None:
         self.url = url
+        # the other nodes of a cluster: a resume tries them in turn when this
+        # node does not answer (the session resumes on any of them)
+        self.urls = [url, *other_urls]
         self.user = user
         self.password = password
         self.ssl_context = ssl_context
@@ -143,6 +147,7 @@ class Session:
     async def _resume(self) -> None:
         deadline = asyncio.get_running_loop().time() + self.reconnect_for
         delay = 0.1
+        tries = 0
         while True:
             try:
                 await self.connect(resume=True)
@@ -150,8 +155,11 @@ class Session:
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 if asyncio.get_running_loop().time() + delay > deadline:
                     raise SessionLost(f"could not reconnect: {exc}") from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                tries += 1
+                self.url = self.urls[tries % len(self.urls)]  # the next node, if any
+                if tries % len(self.urls) == 0:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
 
     async def frames(self) -> AsyncIterator[dict[str, Any]]:
         """Every event frame, in order, each once; reconnects and resumes by itself."""
@@ -200,6 +208,7 @@ class Linked:
         ssl_context: ssl.SSLContext | None = None,
         reconnect_for: float = 30.0,
         request_timeout: float = 30.0,
+        other_urls: Sequence[str] = (),
     ) -> None:
         self.link = Session(
             url,
@@ -208,6 +217,7 @@ class Linked:
             ssl_context=ssl_context,
             reconnect_for=reconnect_for,
             request_timeout=request_timeout,
+            other_urls=other_urls,
         )
 
     @property
