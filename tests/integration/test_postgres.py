@@ -152,7 +152,7 @@ async def test_two_nodes_of_a_cluster_share_one_postgres(pg: Database, tmp_path:
                     {r["mac"]: (r["node"], r["status"]) for r in n.admin.phone_page()["phones"]}
                     == expected
                 ),
-                timeout=10,
+                timeout=20,
             )
         stored = {p.mac: p.status for p in await repo.list_phones(pg)}
         assert stored == {SNOM[1]: "controllable", YEALINK[1]: "controllable"}

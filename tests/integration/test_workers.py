@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import CLIENT_LOGIN, CLIENT_PASSWORD, PHONE_PASSWORD, eventually
 from tests.helpers.process import UacstaProcess
-from tests.helpers.typed_client import UacstaClient
+from tests.helpers.typed_client import CstaError, UacstaClient
 from uacsta.sim.phone import SimPhone, SimPhoneConfig
 from uacsta.sim.switch import SimSwitch
 
@@ -26,6 +26,18 @@ PHONES = 16
 def status(node: UacstaProcess) -> dict[str, object]:
     result: dict[str, object] = json.loads(node.cli("status", "--json").stdout)
     return result
+
+
+async def set_dnd_when_back(client: UacstaClient, device: str, on: bool) -> None:
+    """Set DND once the device's phone is back (it may be registering with
+    the worker that is left, or the client's session resuming there)."""
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                await client.set_dnd(device, on)
+                return
+            except (CstaError, ConnectionError):
+                await asyncio.sleep(0.2)
 
 
 def children(parent: int) -> list[int]:
@@ -127,11 +139,13 @@ async def test_two_workers_share_the_ports_and_stand_in_for_each_other(tmp_path:
         await client.connect()
         xrefs = {i: await client.monitor(f"3{i:02d}") for i in range(1, PHONES + 1)}
         seen: dict[str, list[str]] = {x: [] for x in xrefs.values()}
+        seqs: list[int] = []
 
         async def read_until(done: Callable[[], bool]) -> None:
             assert client is not None
             while not done():
                 event = await client.next_event()
+                seqs.append(event.seq)
                 xref = getattr(event.csta, "monitorCrossRefID", None)
                 if xref in seen:
                     seen[xref].append(type(event.csta).__name__)
@@ -143,13 +157,19 @@ async def test_two_workers_share_the_ports_and_stand_in_for_each_other(tmp_path:
             await client.set_dnd(f"3{i:02d}", True)
         async with asyncio.timeout(20):
             await read_until(lambda: all("DoNotDisturbEvent" in s for s in seen.values()))
-        # SIGKILL the worker the client is not on (a client whose worker dies
-        # cannot resume its session on another: not built yet, docs/scaling.md):
-        # the supervisor starts it again, and its phones come back.
-        cluster = (await asyncio.to_thread(status, node))["cluster"]
-        assert isinstance(cluster, dict)
-        on = {n["name"]: n["clients"] for n in cluster["nodes"]}
-        assert sorted(on.values()) == [0, 1], on
+
+        # SIGKILL the worker the client is not on: the supervisor starts it
+        # again, and its phones come back.
+        def clients_on() -> dict[str, int]:
+            cluster = status(node)["cluster"]
+            assert isinstance(cluster, dict)
+            return {n["name"]: n["clients"] for n in cluster["nodes"]}
+
+        # (the other worker's count comes with its next heartbeat)
+        await eventually(
+            lambda: asyncio.to_thread(lambda: sorted(clients_on().values()) == [0, 1]), timeout=10
+        )
+        on = await asyncio.to_thread(clients_on)
         number = 1 if on["w-1"] == 0 else 2
         lost = spread[f"w-{number}"]
         supervisor = node.proc.pid
@@ -175,8 +195,20 @@ async def test_two_workers_share_the_ports_and_stand_in_for_each_other(tmp_path:
             lambda: asyncio.to_thread(lambda: sum(cluster_phones(node).values()) == PHONES),
             timeout=30,
         )
+        # Now the worker the client is on: its session resumes on the other
+        # one (the same address: the kernel hands the new connection to the
+        # worker that is left), every monitor with it; nothing lost or twice.
+        session = client.link.session
+        victim = worker_pid(supervisor, 3 - number)
+        os.kill(victim, signal.SIGKILL)
         for i in xrefs:
-            await client.set_dnd(f"3{i:02d}", False)
+            await set_dnd_when_back(client, f"3{i:02d}", False)
+        async with asyncio.timeout(60):
+            await read_until(lambda: all(s.count("DoNotDisturbEvent") >= 2 for s in seen.values()))
+        assert all(s.count("DoNotDisturbEvent") == 2 for s in seen.values()), seen
+        # the same session, its events numbered on by one across both kills
+        assert client.link.session == session
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     finally:
         if client is not None:
             await client.close()

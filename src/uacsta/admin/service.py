@@ -455,6 +455,7 @@ class AdminService:
     # -- telephones --------------------------------------------------------------------
 
     def phones(self) -> list[dict[str, Any]]:
+        self.parts.directory.shown()
         return [_row(phone) for phone in self.parts.directory.all()]
 
     def phone(self, mac: str) -> dict[str, Any]:
@@ -470,6 +471,7 @@ class AdminService:
         """One page of the telephone list, filtered and sorted on the server
         (10,000 phones are never sent to a browser at once).  Gigaset handsets
         sort under their base: their IDs share its prefix."""
+        self.parts.directory.shown()
         phones = self.parts.directory.unordered()  # sorted below, once
         if q:
             needle = q.lower()

@@ -152,7 +152,6 @@ class ClusterNode:
         self._tasks: set[asyncio.Task[None]] = set()
         self._remote: dict[tuple[str, str], RemotePhone] = {}
         self._peers: dict[str, ClientSession] = {}  # peer node -> its client here
-        self._xrefs: dict[tuple[str, str], str] = {}  # (owner, its xref) -> phone
         self._seq: dict[str, int] = {}  # owner -> last event number received
         self._dirty: dict[str, PhoneEntry | None] = {}
         self._wake = asyncio.Event()
@@ -185,11 +184,13 @@ class ClusterNode:
             self.streams.client_attached(client)
 
     def monitors_changed(self, client: ClientSession) -> None:
-        if self.streams is not None and self.switching is not None:
-            monitors = [
-                [s.xref, s.point.device.key] for s in self.switching.monitors.of_client(client)
-            ]
-            self.streams.monitors_changed(client, monitors)
+        if self.streams is not None:
+            self.streams.monitors_changed(client)
+
+    def _monitors_of(self, client: ClientSession) -> list[list[str]]:
+        if self.switching is None:
+            return []
+        return [[s.xref, s.point.device.key] for s in self.switching.monitors.of_client(client)]
 
     def client_ended(self, client: ClientSession) -> None:
         if self.streams is not None:
@@ -347,7 +348,12 @@ class ClusterNode:
             ),
         )
         streams = self.streams = Streams(
-            self.me, self.nc, self.view.alive, self._relay_remote, s.request_timeout
+            self.me,
+            self.nc,
+            self.view.alive,
+            self._relay_remote,
+            s.request_timeout,
+            self._monitors_of,
         )
         streams.give = self._give
         await streams.start()
@@ -534,8 +540,6 @@ class ClusterNode:
                 continue
             if line.phase is Phase.OFFLINE:
                 self._remote.pop((line.mac, line.node), None)
-                for key in [k for k, mac in self._xrefs.items() if mac == line.mac]:
-                    del self._xrefs[key]
                 if self.streams is not None:
                     self.streams.unwatch_phone(line.mac)
             self.switching.phone_changed(line)
@@ -686,9 +690,9 @@ class ClusterNode:
 
     def _unwatch_xref(self, owner: str, xref: str) -> None:
         assert self.streams is not None
-        for subject, watch in list(self.streams.watches.items()):
-            if watch.owner == owner and watch.xref == xref:
-                self._spawn(self.streams.unwatch(subject), "cluster-unwatch")
+        subject = self.streams.by_xref.get((owner, xref))
+        if subject is not None:
+            self._spawn(self.streams.unwatch(subject), "cluster-unwatch")
 
     async def _ask_owner(self, phone: RemotePhone, msg: m.CstaMessage) -> CstaAnswer:
         assert self.nc is not None
@@ -704,12 +708,7 @@ class ClusterNode:
             raise SessionError(f"node {phone.owner} did not answer ({why})") from None
         except nats.errors.Error as exc:
             raise SessionError(f"cluster: {exc}") from None
-        answer = decode(reply.data)
-        if isinstance(msg, m.MonitorStart) and isinstance(answer, m.MonitorStartResponse):
-            self._xrefs[(phone.owner, answer.monitorCrossRefID)] = phone.mac
-        elif isinstance(msg, m.MonitorStop):
-            self._xrefs.pop((phone.owner, msg.monitorCrossRefID), None)
-        return answer
+        return decode(reply.data)
 
     async def _on_event(self, msg: Msg) -> None:
         owner = msg.subject.rsplit(".", 1)[-1]
@@ -726,13 +725,14 @@ class ClusterNode:
             log.warning("unreadable event from node %s", owner)
             return
         xref = getattr(event, "monitorCrossRefID", None)
-        mac = self._xrefs.get((owner, xref)) if isinstance(xref, str) else None
-        if mac is None or xref is None:
+        watch = (
+            self.streams.watch_of(owner, xref) if self.streams and isinstance(xref, str) else None
+        )
+        if watch is None or not isinstance(xref, str):
             return  # a monitor this node no longer has
+        mac = watch.mac
         if isinstance(event, m.MonitorStop):
-            del self._xrefs[(owner, xref)]
-            if self.streams is not None:
-                self._unwatch_xref(owner, xref)
+            self._unwatch_xref(owner, xref)
             self.switching.monitor_stopped(mac, xref)
         elif isinstance(event, m.OutOfServiceEvent | m.BackInServiceEvent):
             pass  # this node tells its clients itself, from the directory
@@ -773,6 +773,7 @@ class ClusterNode:
             "events_lost": self.events_lost + (self.streams.events_lost if self.streams else 0),
             "events_not_sent": self.streams.not_sent if self.streams else 0,
             "sessions_taken_over": self.streams.taken if self.streams else 0,
+            "sessions_handed_over": self.streams.given if self.streams else 0,
         }
 
 

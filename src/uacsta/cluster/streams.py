@@ -113,8 +113,10 @@ class Streams:
         alive: Callable[[str], bool],
         relay: Callable[[str, m.CstaMessage, Origin], None],
         request_timeout: float,
+        monitors_of: Callable[[ClientSession], list[list[str]]],
     ) -> None:
         self.me, self.nc, self.alive, self.relay = me, nc, alive, relay
+        self.monitors_of = monitors_of  # [monitorCrossRefID, device key] of a client
         self.request_timeout = request_timeout
         self.js: JetStreamContext = nc.jetstream()
         self.sessions: KeyValue | None = None
@@ -124,14 +126,19 @@ class Streams:
         )
         self._wake = asyncio.Event()
         self._records_wake = asyncio.Event()
-        self._records: dict[str, dict[str, Any] | None] = {}  # session -> record (None: gone)
+        # sessions whose record is to be written (None: to be deleted); the
+        # record is made when written, once however many monitors changed
+        self._records: dict[str, ClientSession | None] = {}
         self._clients: dict[str, ClientSession] = {}
         self._handed: set[str] = set()
         self.watches: dict[str, Watch] = {}  # device subject -> watch
+        self.by_xref: dict[tuple[str, str], str] = {}  # (owner, its xref) -> device subject
+        self._by_mac: dict[str, set[str]] = {}  # phone -> its device subjects watched
         self._tasks: set[asyncio.Task[None]] = set()
         self.events_lost = 0
         self.not_sent = 0
-        self.taken = 0
+        self.taken = 0  # sessions of other nodes taken over here
+        self.given = 0  # sessions of this node that another took over
 
     async def start(self) -> None:
         for name, subjects, per_subject in (
@@ -240,28 +247,48 @@ class Streams:
         if watch is not None:
             await self.unwatch(subject)
         watch = self.watches[subject] = Watch(mac, owner, key)
+        self._by_mac.setdefault(mac, set()).add(subject)
         watch.sub = await self.nc.subscribe(subject, cb=self._on_device_event)
         return watch
 
     def watching(self, watch: Watch, xref: str) -> None:
         """The owner's MonitorStartResponse: the events that came before it now."""
         watch.xref = xref
+        self.by_xref[(watch.owner, xref)] = device_subject(watch.key)
         early, watch.early = watch.early, []
         for msg in early:
             self._device_event(watch, msg)
 
-    async def unwatch(self, subject: str) -> None:
+    def watch_of(self, owner: str, xref: str) -> Watch | None:
+        """The device the owner's monitorCrossRefID (for this node) is of."""
+        subject = self.by_xref.get((owner, xref))
+        return self.watches.get(subject) if subject is not None else None
+
+    def _forget(self, subject: str) -> Watch | None:
         watch = self.watches.pop(subject, None)
+        if watch is None:
+            return None
+        if watch.xref is not None:
+            self.by_xref.pop((watch.owner, watch.xref), None)
+        subjects = self._by_mac.get(watch.mac)
+        if subjects is not None:
+            subjects.discard(subject)
+            if not subjects:
+                del self._by_mac[watch.mac]
+        return watch
+
+    async def unwatch(self, subject: str) -> None:
+        watch = self._forget(subject)
         if watch is not None and watch.sub is not None:
             with contextlib.suppress(Exception):
                 await watch.sub.unsubscribe()
 
     def unwatch_phone(self, mac: str) -> list[str]:
         """Its device subjects, no longer listened to (the phone left its node)."""
-        gone = [s for s, w in self.watches.items() if w.mac == mac]
+        gone = list(self._by_mac.get(mac, ()))
         for subject in gone:
-            watch = self.watches.pop(subject)
-            if watch.sub is not None:
+            watch = self._forget(subject)
+            if watch is not None and watch.sub is not None:
                 task = asyncio.get_running_loop().create_task(watch.sub.unsubscribe())
                 self._tasks.add(task)  # (asyncio keeps only a weak reference)
                 task.add_done_callback(self._tasks.discard)
@@ -326,17 +353,10 @@ class Streams:
         client.mirror = mirror
         self.monitors_changed(client)
 
-    def monitors_changed(
-        self, client: ClientSession, monitors: list[list[str]] | None = None
-    ) -> None:
+    def monitors_changed(self, client: ClientSession) -> None:
         if client.id not in self._clients:
             return
-        self._records[client.id] = {
-            "login": client.login,
-            "node": self.me,
-            "monitors": monitors or [],
-            "at": time.time(),
-        }
+        self._records[client.id] = client
         self._wake_records()
 
     def client_ended(self, client: ClientSession) -> None:
@@ -366,17 +386,23 @@ class Streams:
         if kv is None:
             return True
         while self._records:
-            session_id, record = self._records.popitem()
+            session_id, client = self._records.popitem()
             try:
-                if record is None:
+                if client is None:
                     with contextlib.suppress(nats.js.errors.KeyNotFoundError):
                         await kv.delete(session_id)
                     await self.js.purge_stream(CLIENTS_STREAM, subject=client_subject(session_id))
-                else:
+                elif client.closed_because is None:
+                    record = {
+                        "login": client.login,
+                        "node": self.me,
+                        "monitors": self.monitors_of(client),
+                        "at": time.time(),
+                    }
                     await kv.put(session_id, json.dumps(record).encode())
             except Exception as exc:
                 log.warning("cluster session %s not written: %s", session_id, exc)
-                self._records.setdefault(session_id, record)
+                self._records.setdefault(session_id, client)
                 return False
         return True
 
@@ -398,7 +424,10 @@ class Streams:
 
     async def _give(self, session_id: str, login: str, node: str) -> dict[str, Any]:
         client = self._clients.get(session_id)
-        if client is None or client.login != login or client.closed_because is not None:
+        if client is None or client.closed_because is not None:
+            # not this run's (this node restarted since): what it kept is in the stream
+            return {"unknown": True}
+        if client.login != login:
             return {"error": "no such session to resume (expired, closed or never existed)"}
         if client.attached:
             return {"error": "the session is still connected to node " + self.me}
@@ -407,7 +436,7 @@ class Streams:
         assert self.give is not None
         self.give(client, f"resumed on node {node}")
         self._records.pop(session_id, None)
-        self.taken += 1
+        self.given += 1
         await self.flushed(client_subject(session_id), {END_HEADER: str(last)})
         return {"ok": True, "last_seq": last}
 
@@ -444,6 +473,7 @@ class Streams:
             for x, k in record.get("monitors", [])
             if isinstance(x, str) and isinstance(k, str)
         ]
+        self.taken += 1
         log.info(
             "session %s of %s taken over from node %s: %d events kept",
             session_id,

@@ -61,6 +61,8 @@ class MonitorTable:
         self.points: dict[str, MonitorPoint] = {}  # device key -> point
         self._by_phone_xref: dict[tuple[str, str], MonitorPoint] = {}
         self._subs: dict[str, Subscription] = {}
+        # by client too: a client with thousands of monitors is looked up per change
+        self._of_client: dict[ClientSession, dict[str, Subscription]] = {}
         self._xrefs = itertools.count(1)
         # In a cluster the node's name goes in front: a session taken over from
         # another node keeps its monitorCrossRefIDs there (see ``subscribe``).
@@ -85,6 +87,7 @@ class MonitorTable:
         sub = Subscription(xref, client, point)
         point.subscribers[sub.xref] = sub
         self._subs[sub.xref] = sub
+        self._of_client.setdefault(client, {})[xref] = sub
         return sub
 
     def subscription(self, client: ClientSession, xref: str) -> Subscription | None:
@@ -94,12 +97,17 @@ class MonitorTable:
         return sub if sub is not None and sub.client is client else None
 
     def of_client(self, client: ClientSession) -> list[Subscription]:
-        return [s for s in self._subs.values() if s.client is client]
+        return list(self._of_client.get(client, {}).values())
 
     def unsubscribe(self, sub: Subscription) -> MonitorPoint | None:
         """Remove a subscription; returns its point when nobody watches it any
         more (the caller stops the monitor in the phone)."""
         self._subs.pop(sub.xref, None)
+        mine = self._of_client.get(sub.client)
+        if mine is not None:
+            mine.pop(sub.xref, None)
+            if not mine:
+                del self._of_client[sub.client]
         point = sub.point
         point.subscribers.pop(sub.xref, None)
         if point.subscribers:

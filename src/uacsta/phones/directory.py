@@ -20,7 +20,8 @@ from ..vendors import Device
 log = logging.getLogger("uacsta.phones")
 
 
-SHARED_EVERY = 2.0  # seconds between readings of the other nodes' phones
+SHARED_EVERY = 5.0  # seconds between readings of the other nodes' phones
+SHOWN_FOR = 120.0  # seconds the telephone list counts as looked at after a look
 
 
 def _row_of(phone: Phone) -> tuple[object, ...]:
@@ -47,12 +48,19 @@ class PhoneDirectory:
         self._here: Callable[[str], bool] | None = None
         self._phones_revision = -1
         self._phones_read = 0.0
+        self._shown = -SHOWN_FOR
 
     def share(self, here: Callable[[str], bool]) -> None:
         """The store is shared with other nodes: follow the rows they write
         for their phones (``here``: whether a phone is registered with this
         node, whose row is ours to write)."""
         self._here = here
+
+    def shown(self) -> None:
+        """The telephone list is looked at (the admin UI, the API): in a cluster
+        the other nodes' rows are followed while it is (reading every row of a
+        shared store costs, and nothing else needs the others' rows)."""
+        self._shown = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._phones)
@@ -161,7 +169,10 @@ class PhoneDirectory:
     async def _others_phones(self) -> bool:
         """The rows other nodes wrote, every ``SHARED_EVERY`` seconds at the
         most (a reading of the whole list, while phones register elsewhere)."""
-        if self._here is None or time.monotonic() - self._phones_read < SHARED_EVERY:
+        now = time.monotonic()
+        if self._here is None or now - self._phones_read < SHARED_EVERY:
+            return False
+        if now - self._shown > SHOWN_FOR:
             return False
         rev = await repo.revision(self.db, repo.PHONES_REVISION_KEY)
         if rev == self._phones_revision:
