@@ -8,11 +8,12 @@ from there:
 
 1. the events the first node had numbered after ``seq`` come again, under
    their own numbers;
-2. the monitors come back with their monitorCrossRefIDs (BackInService, as
-   after every restore);
-3. events of those devices that the first node never got to number (it was
-   dead, or the session between nodes) come from each device's stream,
-   after the last one the session had;
+2. events of the session's devices that the first node never got to number
+   (it was dead, or the session between nodes) come from each device's
+   stream, after the last one the session had;
+3. the monitors are back with their monitorCrossRefIDs: BackInService, as
+   after every restore (a monitorCrossRefID whose device is gone gets
+   MonitorStop);
 4. then the live events, less any already caught up.
 
 New events wait while this happens, so that the order holds.
@@ -69,6 +70,8 @@ class Monitors(Protocol):
 
     async def until_started(self, device: Device) -> None: ...
 
+    def detach(self, client: ClientSession, reason: str, *, keep: bool) -> None: ...
+
 
 async def resume_elsewhere(
     sf: Monitors,
@@ -89,29 +92,36 @@ async def resume_elsewhere(
             f"events {after_seq + 1}..{oldest - 1} are no longer kept; start a new session"
         )
     client = attach(session_id)
-    client.pause(after_seq)
-    for item in handover.sent:
-        if item.seq > after_seq:
-            client.replay(item)
-        elif item.origin is not None:
-            client.caught_up(item.origin)
-    restored: list[tuple[Device, str]] = []
-    for xref, key in handover.monitors:
-        device = sf.devices.find(key)
-        if device is None or not rights.allows(device):
-            client.push(m.MonitorStop(monitorCrossRefID=xref))
-            continue
-        sub = sf.subscribe(client, device, xref)
-        if sub.point.state is PointState.ACTIVE:
-            client.push(sf.back_in_service(sub))
-        restored.append((device, sub.xref))
-    # the live events flow once the monitors run: catch up after that
-    await asyncio.gather(*(sf.until_started(device) for device, _ in restored))
-    for device, xref in restored:
-        for number, event in await home.missed(
-            device.key, client.floor(device.key), handover.since
-        ):
-            copy = dataclasses.replace(event, monitorCrossRefID=xref)  # type: ignore[call-arg]
-            client.catch_up(device.key, copy, (device.key, number))
+    try:
+        client.pause(after_seq)
+        for item in handover.sent:
+            if item.seq > after_seq:
+                client.replay(item)
+            elif item.origin is not None:
+                client.caught_up(item.origin)
+        restored: list[tuple[Device, str]] = []
+        for xref, key in handover.monitors:
+            device = sf.devices.find(key)
+            if device is None or not rights.allows(device):
+                client.push(m.MonitorStop(monitorCrossRefID=xref))
+                continue
+            sub = sf.subscribe(client, device, xref)
+            if sub.point.state is PointState.ACTIVE:
+                client.push(sf.back_in_service(sub))
+            restored.append((device, sub.xref))
+        # the live events flow once the monitors run: catch up after that
+        await asyncio.gather(*(sf.until_started(device) for device, _ in restored))
+        for device, xref in restored:
+            for number, event in await home.missed(
+                device.key, client.floor(device.key), handover.since
+            ):
+                copy = dataclasses.replace(event, monitorCrossRefID=xref)  # type: ignore[call-arg]
+                client.catch_up(device.key, copy, (device.key, number))
+    except BaseException:
+        # (cancelled, say: the client went away meanwhile) the session stays
+        # here for the resume window, as after any lost connection
+        client.unpause()
+        sf.detach(client, "the resume did not complete", keep=True)
+        raise
     client.unpause()
     return client
