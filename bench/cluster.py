@@ -146,6 +146,14 @@ def scale(args: argparse.Namespace) -> None:
 Figures = tuple[float, int, int, float, int, int]
 
 
+async def record(client: Client, xrefs: dict[str, int], seen: dict[int, list[str]]) -> None:
+    """The kinds of events each phone's monitor gets, in order."""
+    async for event in client.events():
+        xref = event.csta.get("monitorCrossRefID")
+        if xref in xrefs:
+            seen[xrefs[xref]].append(event.kind)
+
+
 async def failover_once(args: argparse.Namespace, work: Path) -> Figures:
     """(seconds until node 3's phones are all back, DND events lost, twice;
     the same for the client whose session resumed on another node)."""
@@ -207,14 +215,7 @@ async def failover_once(args: argparse.Namespace, work: Path) -> Figures:
                     except Exception:
                         await asyncio.sleep(0.1)
             seen: dict[int, list[str]] = {i: [] for i in range(args.phones)}
-
-            async def read() -> None:
-                async for event in client.events():
-                    xref = event.csta.get("monitorCrossRefID")
-                    if xref in xrefs:
-                        seen[xrefs[xref]].append(event.kind)
-
-            reader = asyncio.create_task(read())
+            reader = asyncio.create_task(record(client, xrefs, seen))
             await wait_until(lambda: all("BackInServiceEvent" in s for s in seen.values()), 120)
             lost_nodes = [i for i in range(args.phones) if i % 3 == 2]
             stayed = [i for i in range(args.phones) if i % 3 != 2]
@@ -222,14 +223,7 @@ async def failover_once(args: argparse.Namespace, work: Path) -> Figures:
             for i in stayed:
                 moved[await mover.monitor(str(5000 + i))] = i
             at_mover: dict[int, list[str]] = {i: [] for i in stayed}
-
-            async def read_mover() -> None:
-                async for event in mover.events():
-                    xref = event.csta.get("monitorCrossRefID")
-                    if xref in moved:
-                        at_mover[moved[xref]].append(event.kind)
-
-            mover_reader = asyncio.create_task(read_mover())
+            mover_reader = asyncio.create_task(record(mover, moved, at_mover))
             await wait_until(lambda: all("BackInServiceEvent" in s for s in at_mover.values()), 60)
             began = time.monotonic()
             nodes[2].proc.kill()

@@ -28,10 +28,8 @@ class SecureNats(LocalNats):
     def url(self) -> str:
         return f"tls://{self.user}:{self.password}@127.0.0.1:{self.port}"
 
-    def configuration(self) -> str:
+    def security(self) -> str:
         return (
-            f"listen: 127.0.0.1:{self.port}\n"
-            f"jetstream {{ store_dir: {json.dumps(str(self.folder))} }}\n"
             f"tls {{ cert_file: {json.dumps(str(self.certs.cert))}, "
             f"key_file: {json.dumps(str(self.certs.key))} }}\n"
             f"authorization {{ user: {json.dumps(self.user)}, "

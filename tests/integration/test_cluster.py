@@ -45,13 +45,18 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
     await server.stop()
 
 
-async def start_node(tmp_path: Path, name: str, url: str) -> UacstaServer:
+async def make_node(tmp_path: Path, name: str, url: str, **settings: object) -> UacstaServer:
+    """A node of the cluster at ``url``, not started (``settings``: more configuration)."""
     data = tmp_path / name
     await prepare_store(data)
     config = make_config(data).model_copy(
-        update={"cluster_url": url, "node_name": name, "cluster_dead_after": 2.0}
+        update={"cluster_url": url, "node_name": name, "cluster_dead_after": 2.0, **settings}
     )
-    node = UacstaServer(config)
+    return UacstaServer(config)
+
+
+async def start_node(tmp_path: Path, name: str, url: str) -> UacstaServer:
+    node = await make_node(tmp_path, name, url)
     await node.start()
     return node
 

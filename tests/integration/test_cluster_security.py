@@ -9,26 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import eventually, make_config, prepare_store
+from tests.conftest import eventually
 from tests.helpers.nats import SecureNats
-from tests.integration.test_cluster import SNOM, dnd_event_through, phone_at
+from tests.integration.test_cluster import SNOM, dnd_event_through, make_node, phone_at
 from uacsta.net.tls import generate
 from uacsta.server import UacstaServer
 from uacsta.sim.switch import SimSwitch
-
-
-async def node(tmp_path: Path, name: str, url: str, ca: str) -> UacstaServer:
-    data = tmp_path / name
-    await prepare_store(data)
-    config = make_config(data).model_copy(
-        update={
-            "cluster_url": url,
-            "cluster_tls_ca": ca,
-            "node_name": name,
-            "cluster_dead_after": 2.0,
-        }
-    )
-    return UacstaServer(config)
 
 
 async def test_a_cluster_over_tls_with_a_user_and_a_password(tmp_path: Path) -> None:
@@ -41,7 +27,7 @@ async def test_a_cluster_over_tls_with_a_user_and_a_password(tmp_path: Path) -> 
     snom = None
     try:
         for name in ("a", "b"):
-            server = await node(tmp_path, name, nats.url, str(certs.ca))
+            server = await make_node(tmp_path, name, nats.url, cluster_tls_ca=str(certs.ca))
             await server.start()
             started.append(server)
         a, b = started
@@ -53,13 +39,13 @@ async def test_a_cluster_over_tls_with_a_user_and_a_password(tmp_path: Path) -> 
         await dnd_event_through(b, "201")
         # Another CA (the one the phones' certificates come from, say): refused.
         other = generate(tmp_path / "other-certs", "localhost")
-        wrong_ca = await node(tmp_path, "c", nats.url, str(other.ca))
+        wrong_ca = await make_node(tmp_path, "c", nats.url, cluster_tls_ca=str(other.ca))
         with pytest.raises(Exception, match=r"(?i)certificate"):
             await wrong_ca.start()
         await wrong_ca.stop()
         # The right CA, a wrong password: refused.
         bad = nats.url.replace(nats.password, "not-the-password")
-        wrong_password = await node(tmp_path, "d", bad, str(certs.ca))
+        wrong_password = await make_node(tmp_path, "d", bad, cluster_tls_ca=str(certs.ca))
         with pytest.raises(Exception, match=r"(?i)authoriz"):
             await wrong_password.start()
         await wrong_password.stop()

@@ -354,8 +354,8 @@ class ClusterNode:
             self._relay_remote,
             s.request_timeout,
             self._monitors_of,
+            self._logout,
         )
-        streams.give = self._give
         await streams.start()
         await self.nc.subscribe(request_subject(self.me), cb=self._on_request)
         await self.nc.subscribe(events_subject(self.me, "*"), cb=self._on_event)
@@ -368,7 +368,7 @@ class ClusterNode:
         self._spawn(self._beat_loop(), "cluster-heartbeat")
         log.info("cluster node %s joined NATS at %s", self.me, self.nc.connected_url)
 
-    def _give(self, client: ClientSession, why: str) -> None:
+    def _logout(self, client: ClientSession, why: str) -> None:
         if self.switching is not None:
             self.switching.logout(client, why)
 

@@ -114,9 +114,11 @@ class Streams:
         relay: Callable[[str, m.CstaMessage, Origin], None],
         request_timeout: float,
         monitors_of: Callable[[ClientSession], list[list[str]]],
+        logout: Callable[[ClientSession, str], None],
     ) -> None:
         self.me, self.nc, self.alive, self.relay = me, nc, alive, relay
         self.monitors_of = monitors_of  # [monitorCrossRefID, device key] of a client
+        self.logout = logout  # a session handed over to another node ends here
         self.request_timeout = request_timeout
         self.js: JetStreamContext = nc.jetstream()
         self.sessions: KeyValue | None = None
@@ -357,7 +359,7 @@ class Streams:
         if client.id not in self._clients:
             return
         self._records[client.id] = client
-        self._wake_records()
+        self._records_wake.set()
 
     def client_ended(self, client: ClientSession) -> None:
         if self._clients.pop(client.id, None) is None:
@@ -366,9 +368,6 @@ class Streams:
             self._handed.discard(client.id)
             return  # another node has it now
         self._records[client.id] = None
-        self._wake_records()
-
-    def _wake_records(self) -> None:
         self._records_wake.set()
 
     async def record_loop(self) -> None:
@@ -420,8 +419,6 @@ class Streams:
         with contextlib.suppress(Exception):
             await msg.respond(json.dumps(answer).encode())
 
-    give: Callable[[ClientSession, str], None] | None = None  # logs the client out (the node)
-
     async def _give(self, session_id: str, login: str, node: str) -> dict[str, Any]:
         client = self._clients.get(session_id)
         if client is None or client.closed_because is not None:
@@ -433,8 +430,7 @@ class Streams:
             return {"error": "the session is still connected to node " + self.me}
         self._handed.add(session_id)
         last = client.last_seq
-        assert self.give is not None
-        self.give(client, f"resumed on node {node}")
+        self.logout(client, f"resumed on node {node}")
         self._records.pop(session_id, None)
         self.given += 1
         await self.flushed(client_subject(session_id), {END_HEADER: str(last)})

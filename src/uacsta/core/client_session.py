@@ -194,9 +194,9 @@ class ClientSession:
         """The number of the last event of ``device`` this session has had."""
         return self._floors.get(device)
 
-    def catch_up(self, device: str, event: CstaMessage, origin: Origin) -> None:
-        """A missed event of ``device`` from its stream (while paused)."""
-        if origin[1] <= self._floors.get(device, -1):
+    def catch_up(self, event: CstaMessage, origin: Origin) -> None:
+        """A missed event of a device from its stream (while paused)."""
+        if origin[1] <= self._floors.get(origin[0], -1):
             return
         self._queued(Sequenced(self._seq + 1, self.encode(event), "", origin))
         self.caught_up(origin)

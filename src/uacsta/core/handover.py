@@ -116,7 +116,7 @@ async def resume_elsewhere(
                 device.key, client.floor(device.key), handover.since
             ):
                 copy = dataclasses.replace(event, monitorCrossRefID=xref)  # type: ignore[call-arg]
-                client.catch_up(device.key, copy, (device.key, number))
+                client.catch_up(copy, (device.key, number))
     except BaseException:
         # (cancelled, say: the client went away meanwhile) the session stays
         # here for the resume window, as after any lost connection

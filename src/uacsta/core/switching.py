@@ -499,7 +499,7 @@ class SwitchingFunction:
             extra={"tag": session.mac},
         )
         for sub in list(point.subscribers.values()):
-            sub.client.push(self._back_in_service(sub))
+            sub.client.push(self.back_in_service(sub))
         for event in self.monitors.take_orphans(session.mac, answer.monitorCrossRefID):
             self._relay(point, event)
 
@@ -528,7 +528,7 @@ class SwitchingFunction:
                     )
                 )
 
-    def _back_in_service(self, sub: Subscription) -> m.CstaMessage:
+    def back_in_service(self, sub: Subscription) -> m.CstaMessage:
         return m.BackInServiceEvent(
             monitorCrossRefID=sub.xref,
             device=EventDevice.of(sub.point.device.id.value),
@@ -558,7 +558,7 @@ class SwitchingFunction:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def _until_started(self, device: Device) -> None:
+    async def until_started(self, device: Device) -> None:
         """A request right after MonitorStart waits (a request timeout at the
         most) for the phone to confirm the monitor, so that its events are
         not lost to a monitor that is not running yet."""
@@ -683,7 +683,7 @@ class SwitchingFunction:
     async def _at_device(
         self, client: ClientSession, msg: m.CstaMessage, name: str, device: Device
     ) -> Answer:
-        await self._until_started(device)
+        await self.until_started(device)
         session = self._session(device)
         if session is None:
             return CSTAErrorCode.resource("deviceOutOfService")
@@ -865,7 +865,7 @@ class SwitchingFunction:
             return CSTAErrorCode.operation("invalidDeviceID")
         sub = self.subscribe(client, device)
         if sub.point.state is PointState.ACTIVE:
-            client.push(self._back_in_service(sub), after_response=True)
+            client.push(self.back_in_service(sub), after_response=True)
         return m.MonitorStartResponse(monitorCrossRefID=sub.xref)
 
     def subscribe(self, client: ClientSession, device: Device, xref: str = "") -> Subscription:
@@ -881,12 +881,6 @@ class SwitchingFunction:
         if self.bus is not None:
             self.bus.monitors_changed(client)
         return sub
-
-    def back_in_service(self, sub: Subscription) -> m.CstaMessage:
-        return self._back_in_service(sub)
-
-    async def until_started(self, device: Device) -> None:
-        await self._until_started(device)
 
     def _unsubscribe(self, sub: Subscription) -> None:
         point = self.monitors.unsubscribe(sub)

@@ -24,20 +24,6 @@ SHARED_EVERY = 5.0  # seconds between readings of the other nodes' phones
 SHOWN_FOR = 120.0  # seconds the telephone list counts as looked at after a look
 
 
-def _row_of(phone: Phone) -> tuple[object, ...]:
-    return (
-        phone.status,
-        phone.last_login,
-        phone.last_ip,
-        phone.last_port,
-        phone.model,
-        phone.firmware,
-        phone.note,
-        phone.enabled,
-        phone.last_identity,
-    )
-
-
 class PhoneDirectory:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -177,7 +163,7 @@ class PhoneDirectory:
         rev = await repo.revision(self.db, repo.PHONES_REVISION_KEY)
         if rev == self._phones_revision:
             return False
-        self._phones_revision, self._phones_read = rev, time.monotonic()
+        self._phones_revision, self._phones_read = rev, now
         return self._take_others({p.mac: p for p in await repo.list_phones(self.db)})
 
     def _take_others(self, stored: dict[str, Phone]) -> bool:
@@ -189,7 +175,7 @@ class PhoneDirectory:
             if mac in self._dirty or here(mac):
                 continue  # ours to write
             mine = self._phones.get(mac)
-            if mine is None or _row_of(mine) != _row_of(row):
+            if mine is None or repo.phone_row(mine) != repo.phone_row(row):
                 self._phones[mac] = row
                 taken = True
         return taken

@@ -93,8 +93,12 @@ class LocalNats:
         return (
             f"listen: 127.0.0.1:{self.port}\n"
             f"jetstream {{ store_dir: {json.dumps(str(self.folder))} }}\n"
-            f"authorization {{ token: {json.dumps(self.token)} }}\n"
+            f"{self.security()}"
         )
+
+    def security(self) -> str:
+        """Who may connect: the workers, with the token."""
+        return f"authorization {{ token: {json.dumps(self.token)} }}\n"
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

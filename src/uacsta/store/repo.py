@@ -190,7 +190,7 @@ _PHONE_DEFAULTS = {
 }
 
 
-def _phone_row(p: Phone) -> dict[str, Any]:
+def phone_row(p: Phone) -> dict[str, Any]:
     row = {name: getattr(p, name) for name in _PHONE_COLUMNS}
     for name, default in _PHONE_DEFAULTS.items():
         if row[name] is None:
@@ -203,7 +203,7 @@ async def save_phones(db: Database, phones: Sequence[Phone]) -> None:
     a native upsert, not a SELECT per row."""
     if not phones:
         return
-    rows = [_phone_row(p) for p in phones]
+    rows = [phone_row(p) for p in phones]
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect_insert: Any = (

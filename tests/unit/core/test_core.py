@@ -105,9 +105,9 @@ async def test_a_session_taken_over_numbers_on_and_drops_what_it_caught_up() -> 
     client.replay(Sequenced(8, "held", "", ("201@pbx", 41)))
     client.push(ev("retrieved"), origin=("201@pbx", 43))  # live: waits while paused
     assert client.queued == 1 and client.floor("201@pbx") == 41
-    client.catch_up("201@pbx", ev("held"), ("201@pbx", 41))  # had it
-    client.catch_up("201@pbx", ev("diverted"), ("201@pbx", 42))
-    client.catch_up("201@pbx", ev("retrieved"), ("201@pbx", 43))
+    client.catch_up(ev("held"), ("201@pbx", 41))  # had it
+    client.catch_up(ev("diverted"), ("201@pbx", 42))
+    client.catch_up(ev("retrieved"), ("201@pbx", 43))
     client.unpause()  # the waiting copy of 43 is dropped
     client.push(ev("conferenced"), origin=("201@pbx", 44))
     client.push(ev("again"), origin=("201@pbx", 43))  # a late duplicate
